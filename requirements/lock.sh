@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Regenerates the hash-locked requirement files from pyproject.toml.
+# The date cap resolves every unpinned package as of jax 0.6.0's release month, so that the CUDA
+# packages are the ones jaxlib 0.6.0 was tested with (reference/environment.md); --universal keeps
+# one file valid for every Python >= 3.11.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+common=(--universal --python-version 3.11 --exclude-newer 2025-05-20 --generate-hashes --quiet)
+uv pip compile "${common[@]}" --extra dev pyproject.toml -o requirements/cpu.txt
