@@ -57,6 +57,15 @@ class MixtureDataConfig:
     variance: float = 1.0  # sigma_*^2
     num_heldout: int = 100  # test-loss points (the released code's num_samples_val)
 
+    def __post_init__(self):
+        if min(self.num_train, self.dim, self.num_components, self.num_heldout) < 1 or self.variance <= 0:
+            raise ValueError(f"mixture data needs positive sizes and variance, got {self}")
+        if self.num_train < 2:
+            raise ValueError("the memorization rule needs at least 2 training points")
+
+    def stream_tag(self) -> tuple[int, ...]:
+        return (self.num_train, self.dim, self.num_components)
+
 
 @dataclass(frozen=True)
 class MixtureDataset:
@@ -67,10 +76,15 @@ class MixtureDataset:
 
 
 def make_dataset(config: MixtureDataConfig, seed: int) -> MixtureDataset:
-    """The true mixture, the training set and the held-out set, each from its own stream."""
+    """The true mixture, the training set and the held-out set, each from its own stream.
+
+    The streams are named by (N, d, K) too, so that the tuples of a sweep get independent data
+    under one seed, and the same tuple gets the same data in every figure that uses it.
+    """
+    tag = config.stream_tag()
     mixture = random_isotropic_mixture(
-        rng.stream(seed, "data", "means"), config.num_components, config.dim, config.variance
+        rng.stream(seed, "data", *tag, "means"), config.num_components, config.dim, config.variance
     )
-    train, train_labels = sample_mixture(rng.stream(seed, "data", "train"), mixture, config.num_train)
-    heldout, _ = sample_mixture(rng.stream(seed, "data", "heldout"), mixture, config.num_heldout)
+    train, train_labels = sample_mixture(rng.stream(seed, "data", *tag, "train"), mixture, config.num_train)
+    heldout, _ = sample_mixture(rng.stream(seed, "data", *tag, "heldout"), mixture, config.num_heldout)
     return MixtureDataset(mixture=mixture, train=train, train_labels=train_labels, heldout=heldout)

@@ -30,3 +30,59 @@ def environment() -> dict[str, str]:
     info["jax_enable_x64"] = str(jax.config.jax_enable_x64)
     info["default_matmul_precision"] = str(jax.config.jax_default_matmul_precision)
     return info
+
+
+def _git(*args: str) -> str | None:
+    import subprocess
+    from pathlib import Path
+
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def source_state() -> dict[str, str]:
+    """Git revision and whether the working tree differs from it ('unknown' outside a checkout)."""
+    revision = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_revision": revision or "unknown",
+        "git_dirty": "unknown" if status is None else str(bool(status)).lower(),
+    }
+
+
+def lock_digest() -> str:
+    import hashlib
+    from pathlib import Path
+
+    lock = Path(__file__).resolve().parent.parent / "requirements" / "cpu.txt"
+    return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else "unknown"
+
+
+def stable() -> dict[str, str]:
+    """Facts that identical reruns share: code, versions, numerics settings, device kind."""
+    info = environment()
+    info.pop("platform", None)
+    info.update(source_state())
+    info["requirements_lock_sha256"] = lock_digest()
+    info["artifact_version"] = __import__("artifact").__version__
+    return info
+
+
+def volatile(wall_seconds: float) -> dict[str, str | float]:
+    """Facts that differ between reruns: when, where, how long, how much memory."""
+    import resource
+    import socket
+    import time
+
+    return {
+        "wall_seconds": round(wall_seconds, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+    }

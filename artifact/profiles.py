@@ -1,0 +1,200 @@
+"""Profiles are data: the same experiment code at every scale.
+
+`paper` is exactly the paper's setting (App. H.1). `cpu` and `smoke` shrink the problem (N, d, K and
+the tuple set) and, where they must, the number of steps; what each one still shows is stated in
+its description and in the README. `--set key=value` overrides any field by its dotted name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import types
+import typing
+from dataclasses import dataclass, field
+
+from artifact.data import MixtureDataConfig
+from artifact.experiment import EvalConfig
+from artifact.train import TrainConfig
+
+Tuple3 = tuple[int, int, int]  # (N, d, K)
+
+
+@dataclass(frozen=True)
+class RegressionConfig:
+    """The lambda-tilde regression of App. H.3 (Fig. 3)."""
+
+    constant: float = 2.0  # C of Theorem 3.2 in the approximate losses
+    temperature: float = 1.0 / 20.0  # tau of the softmin over M
+    entropy_weight: float = 1e-3  # beta_sparsity
+    steps: int = 3000
+    learning_rate: float = 5e-2
+    heldout_every: int = 4  # tuples in sorted (N, d, K) order with index % 4 == 3 are held out
+
+    def __post_init__(self):
+        if self.temperature <= 0 or self.steps < 1 or self.heldout_every < 2:
+            raise ValueError(f"invalid regression settings: {self}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    seeds: tuple[int, ...]  # the first drives Figs 1, 2, 3, 6; all of them Fig. 7
+    fig2: Tuple3  # (N, d, K) of Figs 1, 2, 6, 7
+    fig3: tuple[Tuple3, ...]  # the sweep of Fig. 3
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    regression: RegressionConfig = field(default_factory=RegressionConfig)
+    initial_models: int = 10  # M = N/10, ..., N
+    refinement_models: int = 10  # more M inside the transition bracket
+    fig3_all_seeds: bool = False  # also train the Fig. 3 sweep at every seed (M_pt spread)
+    num_heldout: int = 100
+    data_variance: float = 1.0
+
+    def __post_init__(self):
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+            raise ValueError(f"seeds must be distinct non-negative integers, got {self.seeds}")
+        for n, d, k in (self.fig2, *self.fig3):
+            MixtureDataConfig(num_train=n, dim=d, num_components=k)  # validates
+        if self.initial_models < 2:
+            raise ValueError("initial_models must be at least 2")
+
+    def data(self, tuple3: Tuple3) -> MixtureDataConfig:
+        n, d, k = tuple3
+        return MixtureDataConfig(
+            num_train=n, dim=d, num_components=k, variance=self.data_variance, num_heldout=self.num_heldout
+        )
+
+
+def _grid(ns, ds, ks) -> tuple[Tuple3, ...]:
+    return tuple(itertools.product(ns, ds, ks))
+
+
+PROFILES = {
+    "paper": Profile(
+        name="paper",
+        description="The paper's exact settings (App. H.1): N=200, d=50, K=12 for Figs 1/2/6/7, the 64-tuple "
+        "sweep for Fig. 3, 50,000 full-batch Adam steps, N_dup=100, 50 DDIM samples. Needs a GPU.",
+        seeds=(0, 1, 2),
+        fig2=(200, 50, 12),
+        fig3=_grid((50, 100, 150, 200), (30, 40, 50, 60), (3, 6, 9, 12)),
+    ),
+    "cpu": Profile(
+        name="cpu",
+        description="Reduced scale for a 2-core laptop: N <= 40, d = 20, K in {2, 4}, N_dup = 20, 30,000 steps "
+        "with the paper's learning rates. Shows the transition and M_pt/N on 6 tuples; not the paper's numbers.",
+        seeds=(0, 1, 2),
+        fig2=(40, 20, 4),
+        fig3=_grid((20, 30, 40), (20,), (2, 4)),
+        train=TrainConfig(num_steps=30_000, noise_draws=20),
+        eval=EvalConfig(num_samples=50, loss_noise_draws=50, baseline_points=40),
+        num_heldout=50,
+    ),
+    "smoke": Profile(
+        name="smoke",
+        description="Every figure end to end in minutes (CI): tiny data (N <= 20, d = 8), 6,000 steps at a "
+        "10x learning rate (1e-2) so that small models leave the memorizing start. Checks the pipeline, not the "
+        "paper's numbers.",
+        seeds=(0, 1, 2),
+        fig2=(20, 8, 2),
+        fig3=_grid((16, 20), (8,), (2, 3)),
+        train=TrainConfig(num_steps=6_000, noise_draws=10, peak_lr=1e-2, final_lr=1e-5),
+        eval=EvalConfig(num_samples=50, loss_noise_draws=10, baseline_points=20),
+        regression=RegressionConfig(steps=500),
+        initial_models=5,
+        refinement_models=4,
+        num_heldout=20,
+    ),
+}
+
+
+class BadOverride(ValueError):
+    pass
+
+
+def _convert(text: str, annotation, where: str):
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation is bool:
+        if text.lower() in ("true", "1", "yes"):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        raise BadOverride(f"{where} takes true or false, not {text!r}")
+    if annotation in (int, float, str):
+        try:
+            return annotation(text)
+        except ValueError:
+            raise BadOverride(
+                f"{where} takes a{'n' if annotation is int else ''} {annotation.__name__}, not {text!r}"
+            ) from None
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        if text.lower() == "none":
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(text, inner, where)
+    if origin is tuple:
+        if args == (int, int, int):  # one (N, d, K)
+            parts = text.replace("x", "/").split("/")
+            if len(parts) != 3:
+                raise BadOverride(f"{where} takes N/d/K (e.g. 200/50/12), not {text!r}")
+            return tuple(_convert(p, int, where) for p in parts)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(p, args[0], where) for p in text.split(",") if p)
+    raise BadOverride(f"{where} cannot be set from the command line")
+
+
+def apply_override(obj, dotted: str, text: str):
+    """Return a copy of a (nested) frozen dataclass with the field `dotted` set from `text`."""
+    head, _, rest = dotted.partition(".")
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    if head not in fields or head == "name":
+        raise BadOverride(f"unknown setting {dotted!r}; settable: {', '.join(settable_keys(obj))}")
+    hints = typing.get_type_hints(type(obj))
+    current = getattr(obj, head)
+    if rest:
+        if not dataclasses.is_dataclass(current):
+            raise BadOverride(f"{head} has no field {rest!r}")
+        value = apply_override(current, rest, text)
+    else:
+        if dataclasses.is_dataclass(current):
+            raise BadOverride(
+                f"{head} is a group; set one of its fields, e.g. {head}.{dataclasses.fields(current)[0].name}=..."
+            )
+        value = _convert(text, hints[head], dotted)
+    try:
+        return dataclasses.replace(obj, **{head: value})
+    except (ValueError, TypeError) as error:
+        raise BadOverride(f"{dotted}={text}: {error}") from None
+
+
+def settable_keys(obj, prefix: str = "") -> list[str]:
+    keys = []
+    for f in dataclasses.fields(obj):
+        if f.name == "name":
+            continue
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            keys += settable_keys(value, f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def resolve(name: str, overrides: list[str] = (), seeds: str | None = None) -> tuple[Profile, list[str]]:
+    """The named profile with `key=value` overrides (and --seeds) applied. Returns it and the overrides."""
+    if name not in PROFILES:
+        raise BadOverride(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+    profile = PROFILES[name]
+    applied = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadOverride(f"override {item!r} is not key=value (e.g. train.num_steps=1000)")
+        profile = apply_override(profile, key.strip(), value.strip())
+        applied.append(f"{key.strip()}={value.strip()}")
+    if seeds is not None:
+        profile = apply_override(profile, "seeds", seeds)
+        applied.append(f"seeds={seeds}")
+    return profile, applied

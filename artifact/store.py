@@ -1,0 +1,205 @@
+"""The one place that reads and writes files: HDF5 units and figures, atomically, with provenance.
+
+A file appears under its final name only once it is complete (written to a temporary name in the
+same folder, flushed, fsynced, then renamed), and it carries `complete = 1` and its schema name as
+attributes; `validate` checks those and the datasets the schema requires, so a truncated or foreign
+file is never taken for a finished result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+# Datasets each kind of file must hold (besides attributes `schema`, `complete`, `config`).
+REQUIRED = {
+    "training_unit": (
+        "M",
+        "memorization_ratio",
+        "learned_variance",
+        "train_loss_eps",
+        "heldout_loss_eps",
+        "grid",
+        "mean_distance_to_nearest_train",
+        "mean_distance_to_nearest_true_mean",
+        "loss_history",
+        "loss_history_steps",
+        "std",
+    ),
+    "baseline_unit": (
+        "grid",
+        "generalizing/train_loss_eps",
+        "generalizing/heldout_loss_eps",
+        "memorizing/train_loss_eps",
+        "memorizing/heldout_loss_eps",
+        "partially_memorizing/M",
+        "partially_memorizing/train_loss_eps",
+        "partially_memorizing/heldout_loss_eps",
+    ),
+    "figures": (),
+}
+
+
+class InvalidResultFile(Exception):
+    """A file that exists but is not a complete result of the expected kind."""
+
+
+def _write_attr(obj, name: str, value: Any) -> None:
+    if isinstance(value, (dict, list, tuple)) and not (
+        isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) for v in value)
+    ):
+        value = json.dumps(value, sort_keys=True)
+    if value is None:
+        value = "none"
+    obj.attrs[name] = value
+
+
+def _write_tree(group: h5py.Group, tree: Mapping[str, Any]) -> None:
+    """tree: name -> array, or name -> nested mapping (a subgroup). A mapping under key "attrs"
+    becomes attributes of the group; a (array, attrs) tuple gives a dataset its attributes."""
+    for name, value in tree.items():
+        if name == "attrs":
+            for attr_name, attr_value in value.items():
+                _write_attr(group, attr_name, attr_value)
+        elif isinstance(value, Mapping):
+            _write_tree(group.create_group(name), value)
+        else:
+            attrs = {}
+            if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], Mapping):
+                value, attrs = value
+            data = np.asarray(value)
+            dataset = group.create_dataset(name, data=data)
+            for attr_name, attr_value in attrs.items():
+                _write_attr(dataset, attr_name, attr_value)
+
+
+def write_atomic(
+    path: Path,
+    kind: str,
+    config: Mapping[str, Any],
+    tree: Mapping[str, Any],
+    provenance: Mapping[str, Any],
+    volatile: Mapping[str, Any],
+) -> None:
+    """Write an HDF5 file of `kind` at `path`, all or nothing.
+
+    config: the resolved configuration (stored as JSON, with its hash for units);
+    provenance: stable facts (versions, revision, settings) that reruns share;
+    volatile: facts that differ between reruns (time, host, wall time, memory), kept in their own group.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}~{socket.gethostname()}~{os.getpid()}~", suffix=".tmp", dir=path.parent
+    )
+    os.close(fd)
+    try:
+        with h5py.File(tmp_name, "w", track_order=True) as f:
+            f.attrs["schema"] = f"{kind}/v{SCHEMA_VERSION}"
+            f.attrs["config"] = json.dumps(config, sort_keys=True)
+            _write_tree(f, tree)
+            prov = f.create_group("provenance")
+            for name, value in provenance.items():
+                _write_attr(prov, name, value)
+            vol = f.create_group("volatile")
+            for name, value in volatile.items():
+                _write_attr(vol, name, value)
+            f.attrs["complete"] = 1  # last: a file without it was not finished
+            f.flush()
+        with open(tmp_name, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def validate(path: Path, kind: str) -> None:
+    """Raise InvalidResultFile unless `path` is a complete file of `kind` under this schema."""
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("complete") != 1:
+                raise InvalidResultFile(f"{path} is incomplete (no 'complete' mark)")
+            schema = f.attrs.get("schema")
+            if schema != f"{kind}/v{SCHEMA_VERSION}":
+                raise InvalidResultFile(f"{path} has schema {schema!r}, expected {kind}/v{SCHEMA_VERSION}")
+            missing = [name for name in REQUIRED[kind] if name not in f]
+            if missing:
+                raise InvalidResultFile(f"{path} lacks datasets: {', '.join(missing)}")
+            for group in ("provenance", "volatile"):
+                if group not in f:
+                    raise InvalidResultFile(f"{path} lacks its {group} group")
+    except OSError as error:
+        raise InvalidResultFile(f"{path} is not a readable HDF5 file ({error})") from error
+
+
+def is_complete(path: Path, kind: str) -> bool:
+    try:
+        validate(path, kind)
+    except InvalidResultFile:
+        return False
+    return True
+
+
+def read_tree(path: Path) -> dict[str, Any]:
+    """Every dataset of a file as numpy arrays, keyed by its path ("a/b"); attributes under "@name"."""
+    out: dict[str, Any] = {}
+    with h5py.File(path, "r") as f:
+        for name, value in f.attrs.items():
+            out[f"@{name}"] = value
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = obj[()]
+
+        f.visititems(visit)
+    return out
+
+
+def config_of(path: Path) -> dict[str, Any]:
+    with h5py.File(path, "r") as f:
+        return json.loads(f.attrs["config"])
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete temporaries left by killed runs of this host (their process is gone). Returns how many.
+
+    Temporaries of live processes, or of other hosts sharing the folder (SLURM arrays), are kept.
+    """
+    host = socket.gethostname()
+    count = 0
+    for tmp in Path(folder).glob(".*.tmp"):
+        parts = tmp.name.split("~")
+        try:
+            tmp_host, pid = parts[1], int(parts[2])
+        except (IndexError, ValueError):
+            continue
+        if tmp_host == host and not _process_alive(pid):
+            tmp.unlink(missing_ok=True)
+            count += 1
+    return count
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

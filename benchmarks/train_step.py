@@ -1,0 +1,95 @@
+"""Benchmark: one batched training step against this machine's float32 matrix-multiply rate.
+
+(a) one full-batch step (loss, gradients, Adam) for the ten models M = 20, 40, ..., 200 trained
+    together at N = 200, d = 50, N_dup = 100; flops counted as 12 N N_dup d sum(M) per step
+    (the six N N_dup x d x sum(M) products of a forward and backward pass);
+(b) a float32 matrix product of size --matmul-size cubed.
+Reports the step's flop rate as a fraction of (b). Prints one JSON record; --record FILE appends
+it to a JSON-lines file (benchmarks/results.jsonl holds the numbers quoted in the README).
+
+    python benchmarks/train_step.py [--steps 20] [--record benchmarks/results.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+
+from artifact import data, process, provenance, rng
+from artifact import train as training
+
+
+def _best_seconds(fn, repeats: int) -> float:
+    jax.block_until_ready(fn())  # compile and warm up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_rate(size: int, repeats: int) -> float:
+    """float32 FLOP/s of an size x size x size product (best of `repeats`)."""
+    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
+    product = jax.jit(jnp.matmul)
+    return 2 * size**3 / _best_seconds(lambda: product(a, b), repeats)
+
+
+def train_step_seconds(num_train: int, dim: int, noise_draws: int, sizes: list[int], steps: int) -> float:
+    """Seconds per step of `train_models`, from the difference of two runs (removes compilation)."""
+    dataset = data.make_dataset(data.MixtureDataConfig(num_train=num_train, dim=dim, num_components=12), seed=0)
+    grid = process.time_grid()
+    marks = []
+
+    def progress(step, total, losses, elapsed):
+        marks.append((step, elapsed))
+
+    config = training.TrainConfig(num_steps=2 * steps, noise_draws=noise_draws)
+    training.train_models(rng.stream(0, "bench"), dataset.train, grid, sizes, config, num_logs=2, progress=progress)
+    (s1, t1), (s2, t2) = marks
+    return (t2 - t1) / (s2 - s1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=20, help="timed steps (after as many warm-up steps)")
+    parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--record", help="append the JSON record to this file")
+    args = parser.parse_args()
+
+    num_train, dim, noise_draws = 200, 50, 100
+    sizes = list(range(20, 201, 20))
+    step = train_step_seconds(num_train, dim, noise_draws, sizes, args.steps)
+    flops = 12 * num_train * noise_draws * dim * sum(sizes)
+    reference = matmul_rate(args.matmul_size, repeats=10)
+    env = provenance.environment()
+    record = {
+        "benchmark": "train_step",
+        "date": time.strftime("%Y-%m-%d"),
+        "N": num_train,
+        "d": dim,
+        "N_dup": noise_draws,
+        "M": sizes,
+        "step_seconds": round(step, 5),
+        "step_gflops": round(flops / step / 1e9, 2),
+        "matmul_gflops": round(reference / 1e9, 2),
+        "fraction_of_matmul": round(flops / step / reference, 3),
+        "jax": env["jax"],
+        "backend": env["backend"],
+        "devices": env["devices"],
+        "cpu_count": __import__("os").cpu_count(),
+    }
+    print(json.dumps(record))
+    if args.record:
+        with open(args.record, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()

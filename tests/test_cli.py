@@ -1,0 +1,77 @@
+"""Bad input gets one line and exit code 2; --dry-run works on every profile."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from artifact import cli, profiles
+
+BAD = [
+    (["reproduce", "--profile", "laptop", "--dry-run"], "unknown profile 'laptop'"),
+    (["reproduce", "--figures", "2,4", "--dry-run"], "unknown figure(s) 4"),
+    (["reproduce", "--set", "train.num_steps", "--dry-run"], "is not key=value"),
+    (["reproduce", "--set", "train.num_stepz=5", "--dry-run"], "unknown setting 'num_stepz'"),
+    (["reproduce", "--set", "train.num_steps=many", "--dry-run"], "takes an int"),
+    (["reproduce", "--set", "train.warmup_fraction=2", "--dry-run"], "warmup_fraction must be in [0, 1)"),
+    (["reproduce", "--set", "train=3", "--dry-run"], "is a group"),
+    (["reproduce", "--seeds", "1,1", "--dry-run"], "seeds must be distinct"),
+    (["reproduce", "--shard", "3/3", "--dry-run"], "need 0 <= I < N"),
+    (["reproduce", "--shard", "a/b", "--dry-run"], "--shard takes I/N"),
+    (["reproduce", "--set", "fig2=200/50", "--dry-run"], "takes N/d/K"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD)
+def test_bad_input_exits_2_with_one_line(argv, message, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if os.access(locked, os.W_OK):  # root ignores permissions
+        pytest.skip("running as root: permissions are not enforced")
+    assert cli.main(["reproduce", "--profile", "smoke", "--out", str(locked / "out")]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_output_inside_a_file_is_refused(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert cli.main(["reproduce", "--profile", "smoke", "--out", str(blocker / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "not writable" in err and err.count("\n") == 1
+
+
+def test_plot_of_a_folder_without_results(tmp_path, capsys):
+    assert cli.main(["plot", str(tmp_path)]) == 2
+    assert "run `python -m artifact reproduce" in capsys.readouterr().err
+
+
+def test_paper_profile_refuses_a_cpu_only_jax(tmp_path, capsys):
+    assert cli.main(["reproduce", "--profile", "paper", "--out", str(tmp_path)]) == 2
+    assert "needs a GPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(profiles.PROFILES))
+def test_dry_run_on_every_profile(name, tmp_path, capsys):
+    assert (
+        cli.main(["reproduce", "--profile", name, "--dry-run", "--out", str(tmp_path), "--set", "train.num_steps=1234"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert '"num_steps": 1234' in out and "train.num_steps=1234" in out
+    assert "to do" in out and "min on a 2-core CPU" in out
+    assert not (tmp_path / "units").exists()  # a dry run writes nothing
+
+
+def test_module_entry_point_and_help():
+    result = subprocess.run([sys.executable, "-m", "artifact", "reproduce", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for flag in ("--profile", "--figures", "--out", "--seeds", "--shard", "--set", "--dry-run", "--force"):
+        assert flag in result.stdout

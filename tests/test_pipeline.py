@@ -1,0 +1,157 @@
+"""Resume, shards, atomic files and schema checks, on a tiny configuration of the smoke profile."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from artifact import cli, store
+
+TINY = [
+    "--profile",
+    "smoke",
+    "--seeds",
+    "0,1",
+    "--set",
+    "train.num_steps=300",
+    "--set",
+    "fig3=16/8/2,20/8/2",
+    "--set",
+    "eval.num_samples=20",
+    "--set",
+    "eval.baseline_points=5",
+]
+
+
+def _run(out: Path, *extra: str) -> None:
+    assert cli.main(["reproduce", *TINY, "--out", str(out), *extra]) == 0
+
+
+def _contents(path: Path) -> dict:
+    """Every dataset and attribute outside the `volatile` group."""
+    items = {}
+    with h5py.File(path, "r") as f:
+        items.update({f"@{k}": v for k, v in f.attrs.items()})
+
+        def visit(name, obj):
+            if name.startswith("volatile"):
+                return
+            items.update({f"{name}@{k}": v for k, v in obj.attrs.items()})
+            if isinstance(obj, h5py.Dataset):
+                items[name] = obj[()]
+
+        f.visititems(visit)
+    return items
+
+
+def _assert_same(a: Path, b: Path) -> None:
+    ca, cb = _contents(a), _contents(b)
+    assert ca.keys() == cb.keys()
+    for key in ca:
+        np.testing.assert_array_equal(ca[key], cb[key], err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reference")
+    _run(out)
+    return out
+
+
+def test_reference_run_has_every_output(reference):
+    assert (reference / "figures.h5").exists() and (reference / "REPORT.md").exists()
+    for fig in ("fig1", "fig2", "fig3", "fig6", "fig7"):
+        assert (reference / "figures" / f"{fig}.png").stat().st_size > 1000
+        assert (reference / "figures" / f"{fig}.pdf").exists()
+    store.validate(reference / "figures.h5", "figures")
+    with h5py.File(reference / "figures.h5") as f:
+        ds = f["fig2/memorization_ratio"]
+        assert ds.attrs["units"] == "1" and "DDIM" in ds.attrs["description"] and ds.attrs["paper"].startswith("Fig. 2")
+        assert f["provenance"].attrs["jax"] == "0.6.0" and "git_revision" in f["provenance"].attrs
+        assert f["volatile"].attrs["wall_seconds"] >= 0
+    for unit in (reference / "units").glob("*.h5"):
+        store.validate(unit, "training_unit" if unit.name.startswith("train") else "baseline_unit")
+
+
+def test_rerun_skips_finished_units_and_changes_nothing(reference, capsys):
+    before = {p.name: p.stat().st_mtime_ns for p in (reference / "units").glob("*.h5")}
+    _run(reference)
+    assert "computing" not in capsys.readouterr().err
+    assert before == {p.name: p.stat().st_mtime_ns for p in (reference / "units").glob("*.h5")}
+
+
+def test_union_of_shards_equals_the_unsharded_run(reference, tmp_path):
+    for i in range(3):
+        _run(tmp_path, "--shard", f"{i}/3")
+        if i < 2:
+            assert not (tmp_path / "figures.h5").exists()
+    _run(tmp_path)  # assembles; computes nothing new
+    for unit in (reference / "units").glob("*.h5"):
+        _assert_same(unit, tmp_path / "units" / unit.name)
+    _assert_same(reference / "figures.h5", tmp_path / "figures.h5")
+
+
+def test_kill_9_then_resume_equals_the_uninterrupted_run(reference, tmp_path):
+    units = tmp_path / "units"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "artifact", "reproduce", *TINY, "--out", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(units.glob("*.h5"))) < 2:
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = list(units.glob("*.h5"))
+    assert 2 <= len(finished) < len(list((reference / "units").glob("*.h5")))
+    for unit in finished:  # whatever is under a final name is complete
+        store.validate(unit, "training_unit" if unit.name.startswith("train") else "baseline_unit")
+    _run(tmp_path)
+    _assert_same(reference / "figures.h5", tmp_path / "figures.h5")
+    assert not list(units.glob(".*.tmp"))
+
+
+def test_validator_rejects_incomplete_and_foreign_files(reference, tmp_path):
+    unit = next((reference / "units").glob("train*.h5"))
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(unit.read_bytes()[: unit.stat().st_size // 2])
+    with pytest.raises(store.InvalidResultFile):
+        store.validate(truncated, "training_unit")
+    unmarked = tmp_path / "unmarked.h5"
+    unmarked.write_bytes(unit.read_bytes())
+    with h5py.File(unmarked, "a") as f:
+        del f.attrs["complete"]
+    with pytest.raises(store.InvalidResultFile, match="incomplete"):
+        store.validate(unmarked, "training_unit")
+    lacking = tmp_path / "lacking.h5"
+    lacking.write_bytes(unit.read_bytes())
+    with h5py.File(lacking, "a") as f:
+        del f["memorization_ratio"]
+    with pytest.raises(store.InvalidResultFile, match="memorization_ratio"):
+        store.validate(lacking, "training_unit")
+    with pytest.raises(store.InvalidResultFile, match="schema"):
+        store.validate(unit, "baseline_unit")
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises(TypeError):
+        store.write_atomic(tmp_path / "x.h5", "figures", {}, {"bad": object()}, {}, {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_another_configuration_in_the_same_folder_is_refused(reference, capsys):
+    assert cli.main(["reproduce", *TINY, "--set", "train.num_steps=301", "--out", str(reference), "--dry-run"]) == 0
+    assert cli.main(["reproduce", *TINY, "--set", "train.num_steps=301", "--out", str(reference)]) == 2
+    assert "another configuration" in capsys.readouterr().err
+
+
+def test_plot_renders_from_hdf5_alone(reference, tmp_path):
+    assert cli.main(["plot", str(reference), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "fig2.png").exists()
