@@ -146,6 +146,89 @@ def _plot(args) -> int:
     return 0
 
 
+EXPECTED_DIR = Path(__file__).resolve().parent.parent / "expected"
+
+
+def _profile_of(out: Path) -> str:
+    try:
+        return json.loads((out / "run.json").read_text())["profile"]
+    except (OSError, ValueError, KeyError):
+        raise UsageError(
+            f"{out} has no run.json; pass --expected FILE or run `python -m artifact reproduce --out {out}`"
+        ) from None
+
+
+def _compare(args) -> int:
+    from artifact import compare
+
+    out = Path(args.dir)
+    if not out.is_dir():
+        raise UsageError(f"{out} is not a folder; pass the --out folder of a reproduce run")
+    expected = Path(args.expected) if args.expected else EXPECTED_DIR / f"{_profile_of(out)}.json"
+    if not expected.exists():
+        raise UsageError(
+            f"no expected values at {expected}; pass --expected FILE or run `python -m artifact calibrate`"
+        )
+    try:
+        results = compare.compare(out, expected)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    text, markdown = compare.render(results)
+    print(f"comparing {out} with {expected}\n{text}", end="")
+    (out / "compare.md").write_text(f"# Comparison with {expected.name}\n\n{markdown}")
+    (out / "compare.json").write_text(
+        json.dumps([dataclasses.asdict(r) for r in results], indent=1, default=str) + "\n"
+    )
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _calibrate(args) -> int:
+    """Run the profile once per seed as the main seed (units are shared), then write expected/<profile>.json."""
+    from artifact import compare, pipeline, profiles, provenance
+
+    state = provenance.source_state()
+    if state["git_dirty"] != "false" and not args.allow_dirty:
+        raise UsageError(
+            "calibration records the code's revision: commit your changes first "
+            "(the tree is dirty or not a git checkout)"
+        )
+    profile, overrides, figures, _ = _resolve(args)
+    base = Path(args.out) if args.out else Path("results") / f"calibrate-{profile.name}"
+    shared_units = _writable_folder(base) / "units"
+    shared_units.mkdir(exist_ok=True)
+    per_seed = {}
+    for i, seed in enumerate(profile.seeds):
+        rotated = profile.seeds[i:] + profile.seeds[:i]
+        rotated_profile, _ = profiles.resolve(profile.name, args.set or [], ",".join(map(str, rotated)))
+        out = base / f"seed{seed}"
+        out.mkdir(exist_ok=True)
+        if not (out / "units").exists():
+            (out / "units").symlink_to(shared_units.resolve(), target_is_directory=True)
+        print(f"calibration run with main seed {seed}", file=sys.stderr)
+        pipeline.run(rotated_profile, figures, out, (0, 1), force=False)
+        record = _run_record(rotated_profile, overrides, figures)
+        _assemble(rotated_profile, figures, out, record)
+        per_seed[seed] = compare.observables(out / "figures.h5")
+    checks = compare.calibrated_checks(per_seed, profile.seeds[0], profile.eval.num_samples)
+    document = {
+        "profile": profile.name,
+        "about": f"Expected values for `reproduce --profile {profile.name}` with its default seeds: the values of "
+        f"the run whose main seed is {profile.seeds[0]}, tolerances from the spread over the main seeds "
+        f"{list(profile.seeds)}. "
+        "Regenerate with `python -m artifact calibrate --profile " + profile.name + "` from a clean checkout.",
+        "overrides": overrides,
+        "calibration": {**provenance.stable(), **{"dirty_allowed": bool(args.allow_dirty)}},
+        "checks": checks,
+    }
+    EXPECTED_DIR.mkdir(exist_ok=True)
+    path = Path(args.expected_out) if args.expected_out else EXPECTED_DIR / f"{profile.name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(document, indent=1) + "\n")
+    tmp.replace(path)
+    print(f"wrote {len(checks)} checks to {path}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m artifact",
@@ -178,6 +261,34 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--force", action="store_true", help="recompute finished units and overwrite results")
     rep.add_argument("--allow-cpu", action="store_true", help="let the paper profile run without a GPU")
     rep.set_defaults(run=_reproduce)
+
+    cmp = sub.add_parser(
+        "compare",
+        help="check a finished output folder against expected values",
+        description="Prints one row per check grouped by paper claim, writes DIR/compare.md and "
+        "DIR/compare.json; exit code 1 iff a check fails.",
+    )
+    cmp.add_argument("dir", help="a reproduce output folder")
+    cmp.add_argument("--expected", help="expected-values file (default: expected/<profile of DIR>.json)")
+    cmp.set_defaults(run=_compare)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="regenerate expected/<profile>.json from runs over the profile's seeds",
+        description="Runs the profile once with each of its seeds as the main seed (sharing units) and "
+        "writes the canonical seed's values with the seed spread as tolerances. Refuses a dirty tree.",
+    )
+    cal.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default: smoke)")
+    cal.add_argument("--figures", default="all", help="figures to calibrate (default: all)")
+    cal.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
+    cal.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a profile setting")
+    cal.add_argument("--out", help="working folder (default: results/calibrate-<profile>)")
+    cal.add_argument("--expected-out", help="where to write (default: expected/<profile>.json)")
+    cal.add_argument(
+        "--allow-dirty", action="store_true", help="development only: calibrate uncommitted code (recorded)"
+    )
+    cal.add_argument("--shard", help=argparse.SUPPRESS)
+    cal.set_defaults(run=_calibrate)
 
     plot = sub.add_parser("plot", help="render figures (PNG, PDF) from DIR/figures.h5 only")
     plot.add_argument("dir", help="a reproduce output folder (or a figures.h5 file)")

@@ -1,0 +1,279 @@
+"""Compare a finished output folder with expected values (expected/<profile>.json).
+
+Observables are numbers derived from figures.h5 (a memorization ratio at a given M/N, a crossover
+position, a fit error, ...). Each expected entry gives the value, a tolerance rule that fits the
+quantity, and where the tolerance comes from:
+- ratio:    a count out of the evaluated samples; passes if |obs - exp| * samples <= counts (+ rounding)
+- grid:     a position on the trained M grid (M/N); passes if |obs - exp| <= tolerance (in M/N)
+- relative: |obs / exp - 1| <= tolerance
+- absolute: |obs - exp| <= tolerance
+- at_most / at_least: a bound (the paper's own statements)
+Provenance is schema-checked, never compared as numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from artifact import store
+
+RULES = ("ratio", "grid", "relative", "absolute", "at_most", "at_least")
+
+
+@dataclass(frozen=True)
+class Observation:
+    value: float
+    rule: str  # the rule a seed-calibrated tolerance uses for this quantity
+    claim: str
+    quantum: float = 0.0  # the smallest change the quantity can make (1/samples, a grid step)
+
+
+def _ratio_at(m_over_n, ratios, x):
+    hits = np.flatnonzero(np.isclose(m_over_n, x))
+    return float(ratios[hits[0]]) if hits.size else None
+
+
+def _first_at_least(m_over_n, ratios, threshold):
+    hits = np.flatnonzero(ratios >= threshold)
+    return float(m_over_n[hits[0]]) if hits.size else float("nan")
+
+
+def observables(figures_h5: Path) -> dict[str, Observation]:
+    """Every derived number compare knows how to check, from one figures.h5."""
+    obs: dict[str, Observation] = {}
+    with h5py.File(figures_h5, "r") as f:
+        config = json.loads(f.attrs["config"])["config"]
+        samples = config["eval"]["num_samples"]
+        if "fig1" in f:
+            g = f["fig1"]
+            applies = slice(6, 25)
+            gen, thm = g["generalizing_excess"][()][applies], g["theorem_3_1"][()][applies]
+            obs["fig1.theorem_3_1.max_relative_error"] = Observation(
+                float(np.max(np.abs(gen - thm) / thm)),
+                "absolute",
+                "Fig. 1: Theorem 3.1 matches the generalizing excess",
+            )
+            pmem = g["partially_memorizing_excess"][()][:, 4:25].mean(1)
+            c1 = g["theorem_3_2_C1"][()]
+            obs["fig1.theorem_3_2.least_squares_C"] = Observation(
+                float(np.sum(pmem * c1) / np.sum(c1**2)), "absolute", "Fig. 1: Theorem 3.2 with C in [1, 2]"
+            )
+        if "fig2" in f:
+            g = f["fig2"]
+            n = int(g.attrs["N"])
+            m_over_n, ratios = g["M_over_N"][()], g["memorization_ratio"][()]
+            step = float(np.min(np.diff(m_over_n))) if m_over_n.size > 1 else 1.0 / n
+            claim = "Fig. 2: memorization ratio vs M/N"
+            for x in np.round(np.arange(1, 11) / 10, 2):
+                value = _ratio_at(m_over_n, ratios, x)
+                if value is not None:
+                    obs[f"fig2.memorization_ratio@M/N={x:.1f}"] = Observation(value, "ratio", claim, 1.0 / samples)
+            obs["fig2.M_pt_over_N"] = Observation(
+                _first_at_least(m_over_n, ratios, 0.5), "grid", "Fig. 2: memorization sets in near M = 0.8 N", step
+            )
+            obs["fig2.transition_start_over_N"] = Observation(
+                g.attrs["transition_start_M"] / n, "grid", "Fig. 2: transition bracket", step
+            )
+            obs["fig2.transition_end_over_N"] = Observation(
+                g.attrs["transition_end_M"] / n, "grid", "Fig. 2: transition bracket", step
+            )
+            obs["fig2.transition_width_over_N"] = Observation(
+                (g.attrs["transition_end_M"] - g.attrs["transition_start_M"]) / n,
+                "grid",
+                "Fig. 2: the transition is sharp",
+                step,
+            )
+            idx = int(g.attrs["panel_grid_index"])
+            obs["fig2.generalizing_test_loss_t16"] = Observation(
+                float(g["generalizing_heldout_loss_x0"][()][idx]), "relative", "Fig. 2: baselines"
+            )
+            obs["fig2.smallest_M_test_loss_over_generalizing_t16"] = Observation(
+                float(g["heldout_loss_x0"][()][0, idx] / g["generalizing_heldout_loss_x0"][()][idx]),
+                "relative",
+                "Fig. 2: small models generalize (test loss of x̄_*)",
+            )
+        if "fig3" in f:
+            g = f["fig3"]
+            for (n, d, k), value in zip(g["tuples"][()], g["M_pt_over_N"][()], strict=True):
+                obs[f"fig3.M_pt_over_N@{n}/{d}/{k}"] = Observation(
+                    float(value), "grid", "Fig. 3: empirical M_pt/N", 1.0 / n
+                )
+            obs["fig3.fit_mse"] = Observation(float(g.attrs["fit_mse"]), "absolute", "Fig. 3: lambda-tilde fit error")
+            obs["fig3.heldout_mse"] = Observation(
+                float(g.attrs["heldout_mse"]), "absolute", "Fig. 3: lambda-tilde held-out error"
+            )
+            obs["fig3.predicted_M_pt_over_N_mean"] = Observation(
+                float(np.nanmean(g["predicted_M_pt_over_N"][()])), "absolute", "Fig. 3: M~_pt = 0.8 N"
+            )
+        if "fig6" in f:
+            g = f["fig6"]
+            var = g["learned_variance"][()]
+            obs["fig6.learned_variance@smallest_M"] = Observation(float(var[0]), "relative", "Fig. 6: learned variance")
+            obs["fig6.variance_decreasing_fraction"] = Observation(
+                float(np.mean(np.diff(var) <= 0)), "absolute", "Fig. 6: the learned variance falls with M"
+            )
+        if "fig7" in f:
+            g = f["fig7"]
+            r = g["memorization_ratio"][()]
+            obs["fig7.max_seed_spread"] = Observation(
+                float(np.max(r.max(0) - r.min(0))), "absolute", "Fig. 7: small seed-to-seed spread", 1.0 / samples
+            )
+    return obs
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    claim: str
+    observed: float | None
+    expected: float
+    rule: str
+    tolerance: float
+    margin: float  # how much room was left (negative: by how much it failed)
+    passed: bool
+    note: str = ""
+
+
+def _check(entry: dict, observed: float | None) -> CheckResult:
+    rule, expected, tol = entry["rule"], float(entry["expected"]), float(entry["tolerance"])
+    base = dict(id=entry["id"], claim=entry["claim"], observed=observed, expected=expected, rule=rule, tolerance=tol)
+    if observed is None:
+        return CheckResult(**base, margin=-math.inf, passed=False, note="missing in the output")
+    if math.isnan(observed) or math.isnan(expected):
+        ok = math.isnan(observed) and math.isnan(expected)
+        return CheckResult(**base, margin=0.0 if ok else -math.inf, passed=ok, note="" if ok else "NaN mismatch")
+    if rule == "ratio":
+        samples = entry["samples"]
+        margin = tol - abs(observed - expected) * samples  # in counts
+        return CheckResult(**base, margin=margin, passed=margin >= -1e-6)
+    if rule in ("grid", "absolute"):
+        margin = tol - abs(observed - expected)
+    elif rule == "relative":
+        margin = tol - abs(observed / expected - 1.0) if expected else -math.inf
+    elif rule == "at_most":
+        margin = expected - observed
+    elif rule == "at_least":
+        margin = observed - expected
+    else:
+        raise ValueError(f"unknown rule {rule!r}")
+    return CheckResult(**base, margin=margin, passed=margin >= -1e-9 * max(1.0, abs(expected)))
+
+
+def load_expected(path: Path) -> dict:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read expected values {path}: {error}") from None
+    for entry in doc.get("checks", []):
+        missing = {"id", "claim", "expected", "rule", "tolerance", "source"} - entry.keys()
+        if missing or entry.get("rule") not in RULES:
+            raise ValueError(
+                f"{path}: entry {entry.get('id', '?')} is malformed (missing {sorted(missing)} or bad rule)"
+            )
+    return doc
+
+
+def compare(out: Path, expected_path: Path) -> list[CheckResult]:
+    """Check out/figures.h5 against the expected file. A schema problem is a failed check, not a crash."""
+    expected = load_expected(expected_path)
+    figures = out / "figures.h5"
+    try:
+        store.validate(figures, "figures")
+    except store.InvalidResultFile as error:
+        return [
+            CheckResult(
+                "schema", "output is a complete figures file", None, 0.0, "schema", 0.0, -math.inf, False, str(error)
+            )
+        ]
+    results = []
+    with h5py.File(figures, "r") as f:
+        missing_prov = [
+            k for k in ("jax", "git_revision", "requirements_lock_sha256", "devices") if k not in f["provenance"].attrs
+        ]
+    results.append(
+        CheckResult(
+            "provenance",
+            "provenance is recorded",
+            None,
+            0.0,
+            "schema",
+            0.0,
+            0.0 if not missing_prov else -math.inf,
+            not missing_prov,
+            f"missing: {', '.join(missing_prov)}" if missing_prov else "",
+        )
+    )
+    obs = observables(figures)
+    for entry in expected["checks"]:
+        value = obs.get(entry["id"])
+        results.append(_check(entry, None if value is None else value.value))
+    return results
+
+
+def render(results: list[CheckResult]) -> tuple[str, str]:
+    """(plain-text table, Markdown table), grouped by claim."""
+    rows = sorted(results, key=lambda r: (r.claim, r.id))
+    header = ("check", "observed", "expected", "tolerance", "margin", "result")
+
+    def fmt(x):
+        return "—" if x is None else f"{x:.4g}"
+
+    body = [
+        (
+            r.id,
+            fmt(r.observed),
+            fmt(r.expected),
+            f"{r.rule} {fmt(r.tolerance)}",
+            fmt(r.margin),
+            ("pass" if r.passed else "FAIL") + (f" ({r.note})" if r.note else ""),
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
+    text, md, claim = [], [], None
+    md.append("| claim | " + " | ".join(header) + " |")
+    md.append("|---" * (len(header) + 1) + "|")
+    for r, b in zip(rows, body, strict=True):
+        if r.claim != claim:
+            claim = r.claim
+            text.append(f"\n{claim}")
+        text.append("  " + "  ".join(v.ljust(w) for v, w in zip(b, widths, strict=True)))
+        md.append(f"| {r.claim} | " + " | ".join(b) + " |")
+    failed = sum(not r.passed for r in results)
+    summary = f"all {len(results)} checks passed" if not failed else f"{failed} of {len(results)} checks FAILED"
+    return "\n".join(text).lstrip() + "\n" + summary + "\n", "\n".join(md) + f"\n\n{summary}\n"
+
+
+def calibrated_checks(per_seed: dict[int, dict[str, Observation]], canonical: int, samples: int) -> list[dict]:
+    """Expected values from the canonical seed's run, tolerances from the spread over all seeds.
+
+    per_seed: seed -> observables of a run whose first (main) seed is that seed.
+    """
+    reference = per_seed[canonical]
+    seeds = sorted(per_seed)
+    checks = []
+    for key, obs in reference.items():
+        values = [per_seed[s][key].value for s in seeds if key in per_seed[s]]
+        if any(math.isnan(v) for v in values):
+            continue  # undefined for some seed (no model memorizes): not a stable quantity
+        deviations = [abs(v - obs.value) for v in values]
+        entry = {"id": key, "claim": obs.claim, "expected": obs.value, "rule": obs.rule}
+        if obs.rule == "ratio":
+            entry["samples"] = samples
+            entry["tolerance"] = round(max(deviations) * samples)
+            unit = "samples"
+        elif obs.rule == "relative":
+            entry["tolerance"] = max(abs(v / obs.value - 1.0) for v in values) if obs.value else max(deviations)
+            unit = "relative"
+        else:
+            entry["tolerance"] = max(deviations)
+            unit = "M/N" if obs.rule == "grid" else "absolute"
+        entry["source"] = f"max deviation over seeds {seeds} from seed {canonical} ({unit})"
+        checks.append(entry)
+    return checks
