@@ -1,7 +1,37 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from artifact import data, rng
+from artifact import cli, data, rng
+
+# A tiny configuration of the smoke profile for end-to-end tests (~30 s for every figure).
+TINY = [
+    "--profile",
+    "smoke",
+    "--seeds",
+    "0,1",
+    "--set",
+    "train.num_steps=300",
+    "--set",
+    "fig3=16/8/2,20/8/2",
+    "--set",
+    "eval.num_samples=20",
+    "--set",
+    "eval.baseline_points=5",
+]
+
+
+def run_tiny(out: Path, *extra: str) -> None:
+    assert cli.main(["reproduce", *TINY, "--out", str(out), *extra]) == 0
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory) -> Path:
+    """One finished TINY run, shared by the end-to-end tests (they must not modify it)."""
+    out = tmp_path_factory.mktemp("reference")
+    run_tiny(out)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -57,13 +57,6 @@ def _assert_same(a: Path, b: Path) -> None:
         np.testing.assert_array_equal(ca[key], cb[key], err_msg=key)
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("reference")
-    _run(out)
-    return out
-
-
 def test_reference_run_has_every_output(reference):
     assert (reference / "figures.h5").exists() and (reference / "REPORT.md").exists()
     for fig in ("fig1", "fig2", "fig3", "fig6", "fig7"):

@@ -1,0 +1,121 @@
+"""Maintainer sessions. Each installs the hash-locked requirements (requirements/cpu.txt) into its own
+environment, unless ARTIFACT_NOX_BACKEND=none: then it uses the running Python as it is (inside the
+container, and under ./repro test, whose .venv is already that lock).
+
+    nox -s tests lint smoke      # what ./repro test and CI run (~8 min on 2 cores)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+LOCK = "requirements/cpu.txt"
+BACKEND = os.environ.get("ARTIFACT_NOX_BACKEND", "uv|virtualenv")
+nox.options.sessions = ["tests", "lint", "smoke"]
+nox.options.default_venv_backend = BACKEND
+
+
+def _install(session: nox.Session) -> None:
+    session.env["PYTHONPATH"] = str(ROOT)  # the checkout is the package; nothing to build
+    if BACKEND != "none":
+        session.install("--require-hashes", "--no-deps", "--only-binary", ":all:", "-r", LOCK)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit and end-to-end tests (pytest). ~5 min on 2 cores."""
+    _install(session)
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check. Seconds."""
+    _install(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """Reproduce every figure at the smoke profile into a fresh folder, then compare. ~1.5 min."""
+    _install(session)
+    out = Path(session.create_tmp()) / "smoke"
+    session.run("python", "-m", "artifact", "reproduce", "--profile", "smoke", "--out", str(out), "--force")
+    session.run("python", "-m", "artifact", "compare", str(out))
+
+
+@nox.session
+def compare(session: nox.Session) -> None:
+    """Compare an existing output folder (nox -s compare -- DIR [--expected FILE]). No compute."""
+    _install(session)
+    if not session.posargs:
+        session.error("usage: nox -s compare -- DIR [--expected FILE]")
+    session.run("python", "-m", "artifact", "compare", *session.posargs)
+
+
+@nox.session
+def calibrate(session: nox.Session) -> None:
+    """Regenerate expected/<profile>.json (nox -s calibrate -- --profile cpu). smoke ~3 min, cpu ~1.5 h."""
+    _install(session)
+    session.run("python", "-m", "artifact", "calibrate", *(session.posargs or ["--profile", "smoke"]))
+
+
+@nox.session
+def cpu(session: nox.Session) -> None:
+    """The cpu profile and its comparison (~45 min on 2 cores)."""
+    _install(session)
+    session.run("python", "-m", "artifact", "reproduce", "--profile", "cpu", "--out", "results/cpu", *session.posargs)
+    session.run("python", "-m", "artifact", "compare", "results/cpu")
+
+
+@nox.session
+def paper(session: nox.Session) -> None:
+    """The paper profile and its comparison (GPU; see README for time and memory)."""
+    _install(session)
+    session.run(
+        "python", "-m", "artifact", "reproduce", "--profile", "paper", "--out", "results/paper", *session.posargs
+    )
+    session.run("python", "-m", "artifact", "compare", "results/paper")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Training-step benchmark against the matrix-multiply rate; appends to benchmarks/results.jsonl. ~1 min."""
+    _install(session)
+    session.run("python", "benchmarks/train_step.py", "--record", "benchmarks/results.jsonl", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def lock(session: nox.Session) -> None:
+    """The lock pins every declared dependency at a version its specifier allows, with hashes. Offline, seconds.
+
+    Regenerate the lock with requirements/lock.sh (needs uv and the package index).
+    """
+    from packaging.requirements import Requirement
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [Requirement(r) for r in declared["dependencies"] + declared["optional-dependencies"]["dev"]]
+    pinned, hashed = {}, set()
+    for line in (ROOT / LOCK).read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            name, _, version = line.split(";")[0].split("\\")[0].strip().partition("==")
+            pinned[name.lower().replace("_", "-")] = version
+        if "--hash=sha256:" in line and pinned:
+            hashed.add(list(pinned)[-1])
+    problems = []
+    for req in requirements:
+        name = req.name.lower().replace("_", "-")
+        if name not in pinned:
+            problems.append(f"{req.name} is declared but not in {LOCK}")
+        elif not req.specifier.contains(pinned[name], prereleases=True):
+            problems.append(f"{req.name}=={pinned[name]} in {LOCK} does not satisfy {req}")
+    problems += [f"{name} has no hash in {LOCK}" for name in pinned if name not in hashed]
+    if problems:
+        session.error("; ".join(problems) + " -- rerun requirements/lock.sh")
+    session.log(f"{LOCK}: {len(pinned)} pinned with hashes; all {len(requirements)} declared dependencies satisfied")

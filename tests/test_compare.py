@@ -1,0 +1,117 @@
+"""compare: seed-calibrated expected values pass; perturbed outputs fail and name the claim."""
+
+import json
+import shutil
+from pathlib import Path
+
+import h5py
+import pytest
+from conftest import TINY
+
+from artifact import cli
+
+
+@pytest.fixture(scope="module")
+def expected(reference, tmp_path_factory) -> Path:
+    """Calibrated on the TINY configuration over seeds 0 and 1 (shares the reference's units by hash)."""
+    work = tmp_path_factory.mktemp("calibration")
+    path = work / "expected.json"
+    settings = [a for a in TINY if a not in ("--profile", "smoke", "--seeds", "0,1")]
+    argv = [
+        "calibrate",
+        "--profile",
+        "smoke",
+        "--seeds",
+        "0,1",
+        *settings,
+        "--out",
+        str(work / "runs"),
+        "--expected-out",
+        str(path),
+        "--allow-dirty",
+    ]
+    assert cli.main(argv) == 0
+    return path
+
+
+def _checks(path: Path) -> dict:
+    return {c["id"]: c for c in json.loads(path.read_text())["checks"]}
+
+
+def _perturbed_copy(reference: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(reference / "figures.h5", copy / "figures.h5")
+    shutil.copy(reference / "run.json", copy / "run.json")
+    return copy
+
+
+def test_calibrated_file_is_readable_and_sourced(expected):
+    doc = json.loads(expected.read_text())
+    assert doc["profile"] == "smoke" and doc["calibration"]["git_revision"]
+    assert all(c["source"].startswith("max deviation over seeds [0, 1]") for c in doc["checks"])
+    rules = {c["rule"] for c in doc["checks"]}
+    assert {"ratio", "grid", "relative", "absolute"} <= rules
+
+
+def test_the_run_itself_and_another_seed_pass(reference, expected, tmp_path, capsys):
+    assert cli.main(["compare", str(reference), "--expected", str(expected)]) == 0
+    out = capsys.readouterr().out
+    assert "checks passed" in out and "Fig. 2: memorization ratio vs M/N" in out
+    assert (reference / "compare.md").exists() and (reference / "compare.json").exists()
+    other = tmp_path / "seed1"
+    argv = ["reproduce", "--profile", "smoke", "--seeds", "1,0", *TINY[4:], "--out", str(other)]
+    assert cli.main(argv) == 0
+    assert cli.main(["compare", str(other), "--expected", str(expected)]) == 0
+
+
+def test_one_sample_more_or_less_fails_and_names_the_claim(reference, expected, tmp_path, capsys):
+    exact = [c for c in _checks(expected).values() if c["rule"] == "ratio" and c["tolerance"] == 0]
+    assert exact, "no memorization ratio agreed exactly across seeds"
+    target = exact[-1]
+    x = float(target["id"].split("=")[1])
+    copy = _perturbed_copy(reference, tmp_path)
+    with h5py.File(copy / "figures.h5", "a") as f:
+        ds = f["fig2/memorization_ratio"]
+        ratios, m_over_n = ds[()], f["fig2/M_over_N"][()]
+        i = int(abs(m_over_n - x).argmin())
+        ratios[i] += (-1 if ratios[i] > 0 else 1) / target["samples"]
+        ds[...] = ratios
+    assert cli.main(["compare", str(copy), "--expected", str(expected)]) == 1
+    out = capsys.readouterr().out
+    assert f"{target['id']}" in out and "FAIL" in out and "Fig. 2: memorization ratio vs M/N" in out
+
+
+def test_a_crossover_moved_by_one_grid_step_fails(reference, expected, tmp_path, capsys):
+    exact = [c for c in _checks(expected).values() if c["id"].startswith("fig3.M_pt_over_N@") and c["tolerance"] == 0]
+    assert exact, "no Fig. 3 crossover agreed exactly across seeds"
+    target = exact[0]
+    n = int(target["id"].split("@")[1].split("/")[0])
+    copy = _perturbed_copy(reference, tmp_path)
+    with h5py.File(copy / "figures.h5", "a") as f:
+        ds = f["fig3/M_pt_over_N"]
+        tuples = [tuple(t) for t in f["fig3/tuples"][()]]
+        values = ds[()]
+        i = tuples.index(tuple(int(v) for v in target["id"].split("@")[1].split("/")))
+        values[i] += (n // 5) / n  # one step of the 5-model grid of the smoke profile
+        ds[...] = values
+    assert cli.main(["compare", str(copy), "--expected", str(expected)]) == 1
+    out = capsys.readouterr().out
+    assert target["id"] in out and "Fig. 3: empirical M_pt/N" in out
+
+
+def test_missing_dataset_and_broken_file_fail_cleanly(reference, expected, tmp_path, capsys):
+    copy = _perturbed_copy(reference, tmp_path)
+    with h5py.File(copy / "figures.h5", "a") as f:
+        del f["fig6"]
+    assert cli.main(["compare", str(copy), "--expected", str(expected)]) == 1
+    assert "missing in the output" in capsys.readouterr().out
+    data = (copy / "figures.h5").read_bytes()
+    (copy / "figures.h5").write_bytes(data[: len(data) // 3])
+    assert cli.main(["compare", str(copy), "--expected", str(expected)]) == 1
+    assert "not a readable HDF5 file" in capsys.readouterr().out
+
+
+def test_compare_without_expected_values_is_a_usage_error(tmp_path, capsys):
+    assert cli.main(["compare", str(tmp_path)]) == 2
+    assert "run.json" in capsys.readouterr().err
