@@ -70,6 +70,7 @@ def _reproduce(args) -> int:
             print(line)
         return 0
     _check_device(profile, args.allow_cpu)
+    _check_data(profile, figures)
     _writable_folder(out)
     run_file = out / "run.json"
     if run_file.exists() and not args.force:
@@ -110,6 +111,34 @@ def _check_device(profile, allow_cpu: bool) -> None:
             "the paper profile needs a GPU but JAX sees only the CPU (check `python -m artifact info`); "
             "pass --allow-cpu to run it on the CPU anyway (days)"
         )
+
+
+def _check_data(profile, figures) -> None:
+    """Fail before any compute if Figs 4/5 need the canonical Fashion-MNIST files and they are not there."""
+    from artifact import fashion_mnist
+
+    if set(figures) & {"4", "5"}:
+        try:
+            if profile.fig5_data.template_source == "canonical":
+                fashion_mnist.read_verified(fashion_mnist.data_dir(), fashion_mnist.TRAIN_IMAGES)
+            else:
+                fashion_mnist.offline_sample()
+        except fashion_mnist.DataError as error:
+            raise UsageError(str(error)) from None
+
+
+def _fetch_data(args) -> int:
+    from artifact import fashion_mnist
+
+    folder = Path(args.dir) if args.dir else fashion_mnist.data_dir()
+    _writable_folder(folder)
+    try:
+        written = fashion_mnist.fetch(folder, args.base_url)
+    except fashion_mnist.DataError as error:
+        raise UsageError(str(error)) from None
+    for name in fashion_mnist.manifest()["files"]:
+        print(f"verified {folder / name}" + (" (downloaded)" if folder / name in written else ""))
+    return 0
 
 
 def _assemble(profile, figures, out: Path, record: dict) -> None:
@@ -245,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         "assemble DIR/figures.h5, DIR/figures/*.png|pdf and DIR/REPORT.md from them.",
     )
     rep.add_argument("--profile", default="cpu", help="smoke | cpu | paper (default: cpu)")
-    rep.add_argument("--figures", default="all", help="comma-separated subset of 1,2,3,6,7, or all (default)")
+    rep.add_argument("--figures", default="all", help="comma-separated subset of 1,2,3,4,5,6,7, or all (default)")
     rep.add_argument("--out", help="output folder (default: results/<profile>)")
     rep.add_argument("--seeds", help="comma-separated seeds; the first drives Figs 1-3 and 6, all of them Fig. 7")
     rep.add_argument("--shard", help="I/N: run only the I-th of N deterministic slices of the units (0 <= I < N)")
@@ -289,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cal.add_argument("--shard", help=argparse.SUPPRESS)
     cal.set_defaults(run=_calibrate)
+
+    fetch = sub.add_parser("fetch-data", help="download and verify the canonical Fashion-MNIST files (Figs 4, 5)")
+    fetch.add_argument("--dir", help="target folder (default: $ARTIFACT_DATA_DIR or data/fashion-mnist)")
+    fetch.add_argument("--base-url", help="another server holding the four files (default: the manifest's)")
+    fetch.set_defaults(run=_fetch_data)
 
     plot = sub.add_parser("plot", help="render figures (PNG, PDF) from DIR/figures.h5 only")
     plot.add_argument("dir", help="a reproduce output folder (or a figures.h5 file)")

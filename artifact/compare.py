@@ -24,6 +24,9 @@ import numpy as np
 from artifact import store
 
 RULES = ("ratio", "grid", "relative", "absolute", "at_most", "at_least")
+# Continuous quantities (losses, fit errors) can agree to many digits across three seeds by chance
+# (the regression's optimum, a baseline loss): calibration never makes their band narrower than this.
+CONTINUOUS_FLOOR = 0.05
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,8 @@ def calibrated_checks(per_seed: dict[int, dict[str, Observation]], canonical: in
     seeds = sorted(per_seed)
     checks = []
     for key, obs in reference.items():
+        if key.startswith("fig7."):
+            continue  # Fig. 7 already spans every seed: rotating the main seed cannot measure its spread
         values = [per_seed[s][key].value for s in seeds if key in per_seed[s]]
         if any(math.isnan(v) for v in values):
             continue  # undefined for some seed (no model memorizes): not a stable quantity
@@ -269,11 +274,15 @@ def calibrated_checks(per_seed: dict[int, dict[str, Observation]], canonical: in
             entry["tolerance"] = round(max(deviations) * samples)
             unit = "samples"
         elif obs.rule == "relative":
-            entry["tolerance"] = max(abs(v / obs.value - 1.0) for v in values) if obs.value else max(deviations)
-            unit = "relative"
+            spread = max(abs(v / obs.value - 1.0) for v in values) if obs.value else max(deviations)
+            entry["tolerance"] = max(spread, CONTINUOUS_FLOOR)
+            unit = f"relative, at least {CONTINUOUS_FLOOR}"
+        elif obs.rule == "absolute":
+            entry["tolerance"] = max(max(deviations), CONTINUOUS_FLOOR * abs(obs.value))
+            unit = f"absolute, at least {CONTINUOUS_FLOOR:.0%} of the value"
         else:
             entry["tolerance"] = max(deviations)
-            unit = "M/N" if obs.rule == "grid" else "absolute"
+            unit = "M/N"
         entry["source"] = f"max deviation over seeds {seeds} from seed {canonical} ({unit})"
         checks.append(entry)
     return checks

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import h5py
+import jax
 import numpy as np
 
 from artifact import experiment, pipeline, process, regression, store, theory
@@ -261,7 +263,102 @@ def figure3(profile: Profile, units_dir: Path) -> dict:
     }
 
 
-BUILDERS = {"1": figure1, "2": figure2, "3": figure3, "6": figure6, "7": figure7}
+def figure4(profile: Profile, units_dir: Path) -> dict:
+    """K = N = 8 templates and one colored sample of each (data only: no unit)."""
+    from artifact import fashion_mnist, rng
+
+    size = profile.fig5_data.size
+    chosen = fashion_mnist.make_templates(profile.fig4_templates, size, profile.fig5_data.template_source)
+    templates = np.asarray(chosen.images.reshape(len(chosen.images), -1))
+    colors = np.asarray(
+        jax.random.normal(rng.stream(profile.seeds[0], "fig4", "colors"), (len(templates), profile.fig5_data.channels))
+    )
+    samples = colors[:, :, None] * templates[:, None, :]
+    paper = "Fig. 4, §4.2"
+    return {
+        "templates": _ds(
+            chosen.images, "1", "monochrome templates (bicubic 15x15, one global min-max)", paper + " top"
+        ),
+        "colored_samples": _ds(
+            samples.reshape(len(templates), -1, size, size),
+            "1",
+            "one colored sample c ⊗ a of each template, c ~ N(0, I_3), (K, C, H, W)",
+            paper + " bottom",
+        ),
+        "attrs": {"template_source": chosen.source, "template_indices": [int(i) for i in chosen.indices]},
+    }
+
+
+def figure5(profile: Profile, units_dir: Path) -> dict:
+    from artifact.colored_experiment import RELEASED_NOTEBOOK_RATIOS
+
+    train_unit, base_unit = pipeline.fig5_units(profile)
+    t = store.read_tree(units_dir / train_unit.filename)
+    b = store.read_tree(units_dir / base_unit.filename)
+    grid = t["grid"]
+    x0 = 1.0 / np.asarray(process.snr(grid), np.float64)
+    n = profile.fig5_data.num_train
+    start, end = _bracket(t["M"], t["memorization_ratio"])
+    paper = "Fig. 5, §4.2"
+    out = {
+        "grid": _ds(grid, "1", "diffusion times t_l", "App. H.1"),
+        "M": _ds(t["M"], "1", "number of components of each trained model", paper),
+        "M_over_N": _ds(t["M"] / n, "1", "M / N", paper),
+        "memorization_ratio": _ds(
+            t["memorization_ratio"],
+            "1",
+            f"fraction of {profile.eval.num_samples} DDIM samples memorized",
+            paper + " left",
+        ),
+        "learned_color_variance": _ds(t["learned_variance"], "1", "learned color variance", "§4.2"),
+        "train_loss_x0": _ds(
+            t["train_loss_eps"] * x0, "X0 squared error", "per-time training loss (rows M)", paper + " middle"
+        ),
+        "heldout_loss_x0": _ds(
+            t["heldout_loss_eps"] * x0, "X0 squared error", "per-time held-out loss (rows M)", paper + " right"
+        ),
+        "pmem_M": _ds(b["partially_memorizing/M"], "1", "M of the partially memorizing baselines", paper),
+        "pmem_train_loss_x0": _ds(
+            b["partially_memorizing/train_loss_eps"] * x0, "X0 squared error", "x̄_pmem,M training loss", paper
+        ),
+        "pmem_heldout_loss_x0": _ds(
+            b["partially_memorizing/heldout_loss_eps"] * x0, "X0 squared error", "x̄_pmem,M held-out loss", paper
+        ),
+        "released_notebook_ratios": _ds(
+            np.asarray(RELEASED_NOTEBOOK_RATIOS),
+            "1",
+            "the released notebook's ratios at M/N = 0.1..1.0 (K = 6, lr 1e-4 -> 1e-8)",
+            "reference/released_code.md §7.3",
+        ),
+    }
+    for name in ("generalizing", "memorizing"):
+        out[f"{name}_train_loss_x0"] = _ds(
+            b[f"{name}/train_loss_eps"] * x0, "X0 squared error", f"x̄_{name} training loss", paper
+        )
+        out[f"{name}_heldout_loss_x0"] = _ds(
+            b[f"{name}/heldout_loss_eps"] * x0, "X0 squared error", f"x̄_{name} held-out loss", paper
+        )
+    out["attrs"] = {
+        "N": n,
+        "K": profile.fig5_data.num_templates,
+        "fig5_config": profile.fig5_config,
+        "template_source": _data_attr(units_dir / train_unit.filename, "template_source"),
+        "template_indices": _data_attr(units_dir / train_unit.filename, "template_indices"),
+        "transition_start_M": start,
+        "transition_end_M": end,
+        "panel_grid_index": PANEL_INDEX,
+        "panel_t": float(grid[PANEL_INDEX]),
+        "panel_psi": float(process.snr(grid[PANEL_INDEX])),
+    }
+    return out
+
+
+def _data_attr(path: Path, name: str):
+    with h5py.File(path, "r") as f:
+        return f["data"].attrs[name]
+
+
+BUILDERS = {"1": figure1, "2": figure2, "3": figure3, "4": figure4, "5": figure5, "6": figure6, "7": figure7}
 
 
 def assemble(profile: Profile, figures, out: Path) -> dict:

@@ -1,4 +1,4 @@
-"""Per-time losses of any mixture denoiser on a set of clean points, in EPS and X0 units.
+"""Per-time losses of any denoiser on a set of clean points, in EPS and X0 units.
 
 L_t(x̄) = (1/n) sum_i E_eps ||eps_hat(alpha_t x_i + sigma_t eps) - eps||^2 (EPS units), estimated
 with `noise_draws` draws per point; the X0-unit loss is that times sigma_t^2 / alpha_t^2 (paper §2).
@@ -13,37 +13,37 @@ from artifact import denoisers
 from artifact.process import eps_to_x0_loss_factor
 
 
-def eps_loss_per_time(key, points, grid, means, variance, noise_draws: int, mask=None, points_per_chunk: int = 10):
-    """Monte Carlo EPS-unit loss at every grid time.
+def loss_per_time(key, points, grid, residual_fn, noise_draws: int, points_per_chunk: int = 10):
+    """Monte Carlo EPS-unit loss at every grid time for any denoiser.
 
-    points: (n, d) clean points; grid: (T,); means: (M, d); variance: scalar; mask: optional (M,).
-    The noise at grid index l is drawn from fold_in(key, l), so every denoiser evaluated with the same
-    key sees the same noise (common random numbers make the differences between denoisers precise).
+    points: (n, ...) clean points; grid: (T,); residual_fn(x0 (c, ...), eps (c, r, ...), t (c,)) -> eps_hat - eps.
+    The noise at grid index l comes from fold_in(key, l), so every denoiser evaluated with the same key
+    sees the same noise (common random numbers make the differences between denoisers precise).
     Returns (T,) float32.
     """
     grid = jnp.asarray(grid, jnp.float32)
-    n, d = points.shape
+    n = points.shape[0]
     chunk = max(c for c in range(1, min(n, points_per_chunk) + 1) if n % c == 0)
-    sq_dist = denoisers.pairwise_sq_distances(points, means)
+
+    def split(a):
+        return a.reshape(n // chunk, chunk, *a.shape[1:])
 
     def at_time(index):
-        eps = jax.random.normal(jax.random.fold_in(key, index), (n, noise_draws, d))
+        eps = jax.random.normal(jax.random.fold_in(key, index), (n, noise_draws, *points.shape[1:]))
         t = jnp.full((n,), grid[index])
-
-        def chunk_sum(chunk_data):
-            x0_c, eps_c, t_c, sq_c = chunk_data
-            residual = denoisers.eps_residual_from_projections(
-                x0_c, eps_c, t_c, means, variance, sq_c, eps_c @ means.T, mask
-            )
-            return jnp.sum(residual**2)
-
-        def split(a):
-            return a.reshape(n // chunk, chunk, *a.shape[1:])
-
-        sums = jax.lax.map(chunk_sum, (split(points), split(eps), split(t), split(sq_dist)))
+        sums = jax.lax.map(lambda c: jnp.sum(residual_fn(*c) ** 2), (split(points), split(eps), split(t)))
         return jnp.sum(sums) / (n * noise_draws)
 
     return jax.lax.map(at_time, jnp.arange(grid.shape[0]))
+
+
+def eps_loss_per_time(key, points, grid, means, variance, noise_draws: int, mask=None, points_per_chunk: int = 10):
+    """`loss_per_time` of the isotropic mixture denoiser. points: (n, d); means: (M, d); mask: optional (M,)."""
+
+    def residual(x0, eps, t):
+        return denoisers.eps_residual(x0, eps, t, means, variance, mask)
+
+    return loss_per_time(key, points, grid, residual, noise_draws, points_per_chunk)
 
 
 def x0_units(eps_losses, grid):

@@ -8,11 +8,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from artifact import experiment, provenance, store
+from artifact import colored_experiment, experiment, provenance, store
+from artifact.colored_experiment import ColoredBaselineUnit, ColoredTrainingUnit
 from artifact.experiment import BaselineUnit, TrainingUnit
 from artifact.profiles import Profile, Tuple3
 
-FIGURES = ("1", "2", "3", "6", "7")
+FIGURES = ("1", "2", "3", "4", "5", "6", "7")
+RUNNERS = {
+    TrainingUnit: experiment.run_training_unit,
+    BaselineUnit: experiment.run_baseline_unit,
+    ColoredTrainingUnit: colored_experiment.run_training_unit,
+    ColoredBaselineUnit: colored_experiment.run_baseline_unit,
+}
 # --dry-run estimates for a 2-core CPU: the training flop rate of benchmarks/train_step.py
 # (benchmarks/results.jsonl), plus the fixed costs that dominate small problems: per step, per model
 # and chunk of points within a step, and per unit (compilation, evaluation). Fitted to the smoke
@@ -59,12 +66,24 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     return index, count
 
 
-def needed(profile: Profile, figures: Iterable[str]) -> tuple[list[BaselineUnit], list[Group]]:
+def fig5_units(profile: Profile) -> tuple[ColoredTrainingUnit, ColoredBaselineUnit]:
+    first = profile.seeds[0]
+    sizes = experiment.initial_sizes(profile.fig5_data.num_train, profile.fig5_models)
+    return (
+        ColoredTrainingUnit(profile.fig5_data, first, profile.fig5_train, profile.eval, sizes),
+        ColoredBaselineUnit(profile.fig5_data, first, profile.eval),
+    )
+
+
+def needed(profile: Profile, figures: Iterable[str]) -> tuple[list, list[Group]]:
+    """The single units (baselines, Fig. 5) and the two-stage groups that `figures` need."""
     figures = set(figures)
     first = profile.seeds[0]
     baselines, groups = [], []
     if figures & {"1", "2"}:
         baselines.append(BaselineUnit(profile.data(profile.fig2), first, profile.eval))
+    if "5" in figures:
+        baselines += list(fig5_units(profile))
     if figures & {"2", "6"}:
         groups.append(Group(profile.fig2, first))
     if "7" in figures:
@@ -107,6 +126,13 @@ def group_units(profile: Profile, group: Group, units_dir: Path) -> list[Trainin
 
 
 def _describe(unit) -> str:
+    if isinstance(unit, ColoredTrainingUnit):
+        return (
+            f"train colored N={unit.data.num_train} K={unit.data.num_templates} seed {unit.seed}: "
+            f"{len(unit.sizes)} models M={unit.sizes[0]}..{unit.sizes[-1]}, {unit.train.num_steps} steps"
+        )
+    if isinstance(unit, ColoredBaselineUnit):
+        return f"baselines colored N={unit.data.num_train} K={unit.data.num_templates} seed {unit.seed}"
     if isinstance(unit, TrainingUnit):
         sizes = unit.sizes
         return (
@@ -153,6 +179,10 @@ def plan_lines(profile: Profile, figures, out: Path, shard: tuple[int, int]) -> 
 
 def estimated_cpu_seconds(unit) -> float:
     fixed = 0.0
+    if isinstance(unit, ColoredTrainingUnit):  # the rank-C model runs well below the isotropic flop rate
+        chunks = -(-unit.data.num_train // unit.train.points_per_chunk)
+        per_step = CPU_SECONDS_PER_STEP + 4 * CPU_SECONDS_PER_MODEL_CHUNK * len(unit.sizes) * chunks
+        return unit.flops() / (CPU_FLOPS_PER_SECOND / 5) + unit.train.num_steps * per_step + CPU_SECONDS_PER_UNIT
     if isinstance(unit, TrainingUnit):
         chunks = -(-unit.data.num_train // unit.train.points_per_chunk)
         fixed = unit.train.num_steps * (CPU_SECONDS_PER_STEP + CPU_SECONDS_PER_MODEL_CHUNK * len(unit.sizes) * chunks)
@@ -180,9 +210,12 @@ class Progress:
         self.last = now
         if elapsed is not None:
             first_step, first_elapsed = self.first
-            rate = (elapsed - first_elapsed) / (step - first_step) if step > first_step else elapsed / step
-            eta = rate * (total - step)
-            print(f"    {self.label}: step {step}/{total}, {elapsed:,.0f} s, about {eta:,.0f} s left", file=sys.stderr)
+            if step > first_step:  # the first chunk includes compilation: rate from the later ones
+                eta = (elapsed - first_elapsed) / (step - first_step) * (total - step)
+                left = f", about {eta:,.0f} s left"
+            else:
+                left = " (compiled)"
+            print(f"    {self.label}: step {step}/{total}, {elapsed:,.0f} s{left}", file=sys.stderr)
         else:
             print(f"    {self.label}: {step}/{total}", file=sys.stderr)
 
@@ -195,10 +228,7 @@ def run_unit(unit, units_dir: Path, force: bool) -> str:
     print(f"  computing {_describe(unit)}", file=sys.stderr)
     start = time.perf_counter()
     progress = Progress(unit.filename.split("_")[0])
-    if isinstance(unit, TrainingUnit):
-        tree = experiment.run_training_unit(unit, progress)
-    else:
-        tree = experiment.run_baseline_unit(unit, progress)
+    tree = RUNNERS[type(unit)](unit, progress)
     tree["attrs"] = {"unit_hash": unit.hash}
     store.write_atomic(
         path, unit.kind, unit.config(), tree, provenance.stable(), provenance.volatile(time.perf_counter() - start)

@@ -104,7 +104,44 @@ def _fig7(g, fig):
     axes[0].legend(fontsize=7)
 
 
+def _fig4(g, fig):
+    templates, samples = g["templates"][()], g["colored_samples"][()]
+    k = len(templates)
+    axes = fig.subplots(2, k, squeeze=False)
+    for i in range(k):
+        axes[0, i].imshow(templates[i], cmap="gray", vmin=0, vmax=1)
+        axes[1, i].imshow(np.clip(np.moveaxis(samples[i], 0, -1), 0, 1))
+        for ax in axes[:, i]:
+            ax.set_axis_off()
+
+
+def _fig5(g, fig):
+    n = g.attrs["N"]
+    idx = int(g.attrs["panel_grid_index"])
+    axes = fig.subplots(1, 3)
+    m = g["M_over_N"][()]
+    axes[0].plot(m, g["memorization_ratio"][()], "o-", ms=3, label=f"this run ({g.attrs['fig5_config']} config)")
+    released = g["released_notebook_ratios"][()]
+    axes[0].plot(
+        np.arange(1, len(released) + 1) / len(released), released, "s--", ms=3, color="0.5", label="released notebook"
+    )
+    axes[0].set(xlabel="M / N", ylabel="memorization ratio", ylim=(-0.05, 1.05))
+    axes[0].legend(fontsize=7)
+    pm = g["pmem_M"][()] / n
+    for ax, split, title in ((axes[1], "train", "training loss"), (axes[2], "heldout", "test loss")):
+        ax.plot(pm, g[f"pmem_{split}_loss_x0"][()][:, idx], color="tab:red", lw=1, label="x̄_pmem,M")
+        ax.axhline(g[f"memorizing_{split}_loss_x0"][()][idx], color="goldenrod", ls="--", label="x̄_mem")
+        ax.axhline(g[f"generalizing_{split}_loss_x0"][()][idx], color="tab:green", ls="--", label="x̄_*")
+        ax.plot(m, g[f"{split}_loss_x0"][()][:, idx], "o", color="tab:blue", ms=3, label="trained")
+        ax.set(xlabel="M / N", yscale="log", title=f"{title}, ψ = {g.attrs['panel_psi']:.3f}")
+    axes[2].legend(fontsize=7)
+    for ax in axes:
+        _shade(ax, g, n)
+
+
 RENDERERS = {
+    "fig4": (_fig4, (10, 3)),
+    "fig5": (_fig5, (12, 3.5)),
     "fig1": (_fig1, (9, 3.5)),
     "fig2": (_fig2, (12, 3.5)),
     "fig3": (_fig3, (9, 3.5)),

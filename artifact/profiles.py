@@ -13,9 +13,12 @@ import types
 import typing
 from dataclasses import dataclass, field
 
+from artifact.colored_experiment import RELEASED_CONFIG, ColoredDataConfig
 from artifact.data import MixtureDataConfig
 from artifact.experiment import EvalConfig
 from artifact.train import TrainConfig
+
+FIG5_CONFIGS = ("paper", "released")
 
 Tuple3 = tuple[int, int, int]  # (N, d, K)
 
@@ -51,8 +54,18 @@ class Profile:
     fig3_all_seeds: bool = False  # also train the Fig. 3 sweep at every seed (M_pt spread)
     num_heldout: int = 100
     data_variance: float = 1.0
+    # Figures 4 and 5 (colored Fashion-MNIST templates). fig5_config "paper" is the paper's text (K = 4,
+    # lr 1e-3 -> 1e-6, warm-up 1/10; clipping and update-EMA as in §4.1); "released" switches to the
+    # released code's K = 6, lr 1e-4 -> 1e-8, warm-up 1/20, clip 1e3, update-EMA 0.1.
+    fig4_templates: int = 8
+    fig5_data: ColoredDataConfig = field(default_factory=ColoredDataConfig)
+    fig5_train: TrainConfig = field(default_factory=lambda: TrainConfig(num_steps=100_000))
+    fig5_models: int = 10  # M = N/10, ..., N
+    fig5_config: str = "paper"
 
     def __post_init__(self):
+        if self.fig5_config not in FIG5_CONFIGS:
+            raise ValueError(f"fig5_config must be one of {', '.join(FIG5_CONFIGS)}, not {self.fig5_config!r}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
             raise ValueError(f"seeds must be distinct non-negative integers, got {self.seeds}")
         for n, d, k in (self.fig2, *self.fig3):
@@ -90,6 +103,8 @@ PROFILES = {
         train=TrainConfig(num_steps=30_000, noise_draws=20),
         eval=EvalConfig(num_samples=50, loss_noise_draws=50, baseline_points=40),
         num_heldout=50,
+        fig5_data=ColoredDataConfig(num_train=20, num_templates=4, num_heldout=20, template_source="offline"),
+        fig5_train=TrainConfig(num_steps=10_000, noise_draws=10),
     ),
     "smoke": Profile(
         name="smoke",
@@ -105,6 +120,9 @@ PROFILES = {
         initial_models=5,
         refinement_models=4,
         num_heldout=20,
+        fig5_data=ColoredDataConfig(num_train=10, num_templates=4, num_heldout=10, template_source="offline"),
+        fig5_train=TrainConfig(num_steps=1_500, noise_draws=5),
+        fig5_models=5,
     ),
 }
 
@@ -197,4 +215,19 @@ def resolve(name: str, overrides: list[str] = (), seeds: str | None = None) -> t
     if seeds is not None:
         profile = apply_override(profile, "seeds", seeds)
         applied.append(f"seeds={seeds}")
+    if profile.fig5_config == "released":
+        profile = with_released_fig5(profile, [item.partition("=")[0].strip() for item in overrides])
     return profile, applied
+
+
+def with_released_fig5(profile: Profile, explicit: list[str]) -> Profile:
+    """Switch Fig. 5 to the released code's settings, keeping the profile's scale and explicit overrides."""
+    data_changes = {"num_templates": RELEASED_CONFIG["num_templates"]}
+    train_changes = {k: v for k, v in RELEASED_CONFIG.items() if k != "num_templates"}
+    data_changes = {k: v for k, v in data_changes.items() if f"fig5_data.{k}" not in explicit}
+    train_changes = {k: v for k, v in train_changes.items() if f"fig5_train.{k}" not in explicit}
+    return dataclasses.replace(
+        profile,
+        fig5_data=dataclasses.replace(profile.fig5_data, **data_changes),
+        fig5_train=dataclasses.replace(profile.fig5_train, **train_changes),
+    )

@@ -97,6 +97,31 @@ def _claims(f: h5py.File) -> list[tuple[str, str, str, str, str]]:
                 "yes" if np.nanmax(np.abs(pred - 0.8)) <= 0.05 else "no",
             )
         )
+    if "fig5" in f:
+        g = f["fig5"]
+        ratios, released = g["memorization_ratio"][()], g["released_notebook_ratios"][()]
+        m_over_n = g["M_over_N"][()]
+        ours = ", ".join(f"{r:.2f}" for r in ratios)
+        rows.append(
+            (
+                "Fig. 5",
+                f"memorization ratio vs M/N ({g.attrs['fig5_config']} config, M/N = "
+                f"{', '.join(f'{x:.1f}' for x in m_over_n)})",
+                ours,
+                "released notebook (K = 6): " + ", ".join(f"{r:.2f}" for r in released),
+                "see figure",
+            )
+        )
+        m_pt = next((float(x) for x, r in zip(m_over_n, ratios, strict=True) if r >= 0.5), None)
+        rows.append(
+            (
+                "Fig. 5",
+                "same qualitative picture as Fig. 2: memorization sets in late",
+                f"M_pt/N = {m_pt:.2f}" if m_pt is not None else "no model memorizes on average",
+                "released notebook: 0.9",
+                "yes" if m_pt is not None and m_pt >= 0.5 else "no",
+            )
+        )
     if "fig6" in f:
         g = f["fig6"]
         var = g["learned_variance"][()]

@@ -46,6 +46,26 @@ REQUIRED = {
         "partially_memorizing/train_loss_eps",
         "partially_memorizing/heldout_loss_eps",
     ),
+    "colored_training_unit": (
+        "M",
+        "memorization_ratio",
+        "learned_variance",
+        "train_loss_eps",
+        "heldout_loss_eps",
+        "grid",
+        "loss_history",
+        "loss_history_steps",
+        "data/templates",
+    ),
+    "colored_baseline_unit": (
+        "grid",
+        "generalizing/train_loss_eps",
+        "memorizing/train_loss_eps",
+        "partially_memorizing/M",
+        "partially_memorizing/train_loss_eps",
+        "partially_memorizing/heldout_loss_eps",
+        "data/templates",
+    ),
     "figures": (),
 }
 

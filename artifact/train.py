@@ -138,11 +138,12 @@ def _largest_divisor_at_most(n: int, limit: int) -> int:
     return max(c for c in range(1, max(1, min(n, limit)) + 1) if n % c == 0)
 
 
-def draw_batch(key, num_points: int, grid, noise_draws: int, dim: int):
-    """One step's randomness: a grid time per point (t: (N,)) and noise (N, r, d)."""
+def draw_batch(key, num_points: int, grid, noise_draws: int, shape):
+    """One step's randomness: a grid time per point (t: (N,)) and noise (N, r, *shape); shape: d or (C, P)."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
     time_key, noise_key = jax.random.split(key)
     t = jnp.asarray(grid, jnp.float32)[jax.random.randint(time_key, (num_points,), 0, len(grid))]
-    eps = jax.random.normal(noise_key, (num_points, noise_draws, dim))
+    eps = jax.random.normal(noise_key, (num_points, noise_draws, *shape))
     return t, eps
 
 
@@ -159,6 +160,32 @@ class TrainResult:
     seconds: float
 
 
+def chunked_losses_and_grads(residual_fn, models, x0, t, eps, points_per_chunk: int = 10):
+    """Per-model training losses and gradients for any denoiser family, a few points at a time.
+
+    residual_fn(model, x0 (n, ...), eps (n, r, ...), t (n,)) -> eps_hat - eps (n, r, ...).
+    Same estimator as `batched_losses`; used by model families without a specialised fast path.
+    """
+    num_points, num_draws = eps.shape[:2]
+    chunk = _largest_divisor_at_most(num_points, points_per_chunk)
+
+    def summed(ms, x0_c, t_c, eps_c):
+        return _sum_with_aux(jnp.stack([jnp.sum(residual_fn(m, x0_c, eps_c, t_c) ** 2) for m in ms]))
+
+    def chunk_step(carry, chunk_data):
+        loss_sums, grads = carry
+        (_, sums), g = jax.value_and_grad(summed, has_aux=True)(models, *chunk_data)
+        return (loss_sums + sums, jax.tree.map(jnp.add, grads, g)), None
+
+    def split(a):
+        return a.reshape(num_points // chunk, chunk, *a.shape[1:])
+
+    zeros = (jnp.zeros(len(models), x0.dtype), jax.tree.map(jnp.zeros_like, tuple(models)))
+    (loss_sums, grads), _ = jax.lax.scan(chunk_step, zeros, (split(x0), split(t), split(eps)))
+    scale = 1.0 / (num_points * num_draws)
+    return loss_sums * scale, jax.tree.map(lambda g: g * scale, grads)
+
+
 def train_models(
     key,
     train,
@@ -167,15 +194,23 @@ def train_models(
     config: TrainConfig,
     num_logs: int = 100,
     progress: Callable[[int, int, jax.Array, float], None] | None = None,
+    init_fn: Callable | None = None,
+    losses_and_grads_fn: Callable | None = None,
 ) -> TrainResult:
-    """Train one model per entry of `sizes` on `train` (N, d), all in one compiled step.
+    """Train one model per entry of `sizes` on `train` (N, ...), all in one compiled step.
 
-    key: the unit's training key; init keys are fold_in(key "init", M), step keys fold_in(key "steps", s).
+    key: the unit's training key; init keys are fold_in(init key, M), step keys fold_in(steps key, step).
     progress(step, num_steps, losses, elapsed_seconds) is called num_logs times.
+    init_fn(key, M) and losses_and_grads_fn(models, x0, t, eps, points_per_chunk) select another model
+    family (default: the isotropic mixture with the partial-memorization initialisation).
     """
     init_key, steps_key = jax.random.split(key)
     train = jnp.asarray(train, jnp.float32)
-    models = init_models(init_key, train, sizes, config.init_variance)
+    if init_fn is None:
+        models = init_models(init_key, train, sizes, config.init_variance)
+    else:
+        models = tuple(init_fn(jax.random.fold_in(init_key, m), m) for m in sizes)
+    losses_and_grads = losses_and_grads_fn or batched_losses_and_grads
     optimizer = make_optimizer(config)
     states = tuple(optimizer.init(m) for m in models)
     grid = jnp.asarray(grid, jnp.float32)
@@ -183,9 +218,9 @@ def train_models(
     def one_step(step, carry):
         models, states, _ = carry
         t, eps = draw_batch(
-            jax.random.fold_in(steps_key, step), train.shape[0], grid, config.noise_draws, train.shape[1]
+            jax.random.fold_in(steps_key, step), train.shape[0], grid, config.noise_draws, train.shape[1:]
         )
-        losses, grads = batched_losses_and_grads(models, train, t, eps, config.points_per_chunk)
+        losses, grads = losses_and_grads(models, train, t, eps, config.points_per_chunk)
         new_models, new_states = [], []
         for model, state, grad in zip(models, states, grads, strict=True):
             updates, state = optimizer.update(grad, state, model)

@@ -19,6 +19,8 @@ TINY = [
     "eval.num_samples=20",
     "--set",
     "eval.baseline_points=5",
+    "--set",
+    "fig5_train.num_steps=200",
 ]
 
 
