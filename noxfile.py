@@ -15,6 +15,7 @@ import nox
 
 ROOT = Path(__file__).parent
 LOCK = "requirements/cpu.txt"
+CUDA_LOCK = "requirements/cuda12.txt"
 BACKEND = os.environ.get("ARTIFACT_NOX_BACKEND", "uv|virtualenv")
 nox.options.sessions = ["tests", "lint", "smoke"]
 nox.options.default_venv_backend = BACKEND
@@ -91,31 +92,51 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/train_step.py", "--record", "benchmarks/results.jsonl", *session.posargs)
 
 
+def _pins(path: Path) -> tuple[dict[str, str], set[str]]:
+    """name -> version, and the names that carry at least one hash, of a uv-generated lock file."""
+    pinned, hashed, last = {}, set(), None
+    for line in path.read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            name, _, version = line.split(";")[0].split("\\")[0].strip().partition("==")
+            last = name.lower().replace("_", "-")
+            pinned[last] = version
+        elif "--hash=sha256:" in line and last:
+            hashed.add(last)
+    return pinned, hashed
+
+
 @nox.session(venv_backend="none")
 def lock(session: nox.Session) -> None:
-    """The lock pins every declared dependency at a version its specifier allows, with hashes. Offline, seconds.
+    """Both locks pin every declared dependency, with hashes, at the same versions. Offline, seconds.
 
-    Regenerate the lock with requirements/lock.sh (needs uv and the package index).
+    Regenerate them with requirements/lock.sh (needs uv and the package index).
     """
     from packaging.requirements import Requirement
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = [Requirement(r) for r in declared["dependencies"] + declared["optional-dependencies"]["dev"]]
-    pinned, hashed = {}, set()
-    for line in (ROOT / LOCK).read_text().splitlines():
-        if line and not line.startswith((" ", "#")):
-            name, _, version = line.split(";")[0].split("\\")[0].strip().partition("==")
-            pinned[name.lower().replace("_", "-")] = version
-        if "--hash=sha256:" in line and pinned:
-            hashed.add(list(pinned)[-1])
+    extras = declared["optional-dependencies"]
     problems = []
-    for req in requirements:
-        name = req.name.lower().replace("_", "-")
-        if name not in pinned:
-            problems.append(f"{req.name} is declared but not in {LOCK}")
-        elif not req.specifier.contains(pinned[name], prereleases=True):
-            problems.append(f"{req.name}=={pinned[name]} in {LOCK} does not satisfy {req}")
-    problems += [f"{name} has no hash in {LOCK}" for name in pinned if name not in hashed]
+    locks = {
+        LOCK: declared["dependencies"] + extras["dev"],
+        CUDA_LOCK: declared["dependencies"] + extras["dev"] + extras["cuda12"],
+    }
+    pins = {}
+    for lock_file, specs in locks.items():
+        pinned, hashed = _pins(ROOT / lock_file)
+        pins[lock_file] = pinned
+        for req in map(Requirement, specs):
+            name = req.name.lower().replace("_", "-")
+            if name not in pinned:
+                problems.append(f"{req.name} is declared but not in {lock_file}")
+            elif not req.specifier.contains(pinned[name], prereleases=True):
+                problems.append(f"{req.name}=={pinned[name]} in {lock_file} does not satisfy {req}")
+        problems += [f"{name} has no hash in {lock_file}" for name in pinned if name not in hashed]
+    cpu, cuda = pins[LOCK], pins[CUDA_LOCK]
+    problems += [
+        f"{n} is {cpu[n]} in {LOCK} but {cuda[n]} in {CUDA_LOCK}" for n in cpu.keys() & cuda.keys() if cpu[n] != cuda[n]
+    ]
     if problems:
         session.error("; ".join(problems) + " -- rerun requirements/lock.sh")
-    session.log(f"{LOCK}: {len(pinned)} pinned with hashes; all {len(requirements)} declared dependencies satisfied")
+    session.log(
+        f"{LOCK} ({len(cpu)} pins) and {CUDA_LOCK} ({len(cuda)} pins): hashed, consistent, satisfy pyproject.toml"
+    )

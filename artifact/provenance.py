@@ -47,8 +47,12 @@ def _git(*args: str) -> str | None:
 
 def source_state() -> dict[str, str]:
     """Git revision and whether the working tree differs from it ('unknown' outside a checkout)."""
+    import os
+
     revision = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no")
+    if revision is None and os.environ.get("ARTIFACT_GIT_REVISION"):  # containers carry no .git
+        return {"git_revision": os.environ["ARTIFACT_GIT_REVISION"], "git_dirty": "unknown"}
     return {
         "git_revision": revision or "unknown",
         "git_dirty": "unknown" if status is None else str(bool(status)).lower(),

@@ -5,5 +5,8 @@
 # one file valid for every Python >= 3.11.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-common=(--universal --python-version 3.11 --exclude-newer 2025-05-20 --generate-hashes --quiet)
-uv pip compile "${common[@]}" --extra dev pyproject.toml -o requirements/cpu.txt
+common=(--python-version 3.11 --exclude-newer 2025-05-20 --generate-hashes --quiet)
+uv pip compile "${common[@]}" --universal --extra dev pyproject.toml -o requirements/cpu.txt
+# The CUDA 12 image (Linux x86_64 only): same pins plus jax[cuda12] and its nvidia wheels.
+uv pip compile "${common[@]}" --extra dev --extra cuda12 --python-platform x86_64-manylinux_2_28 \
+  pyproject.toml -o requirements/cuda12.txt

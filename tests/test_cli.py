@@ -10,7 +10,7 @@ from artifact import cli, profiles
 
 BAD = [
     (["reproduce", "--profile", "laptop", "--dry-run"], "unknown profile 'laptop'"),
-    (["reproduce", "--figures", "2,4", "--dry-run"], "unknown figure(s) 4"),
+    (["reproduce", "--figures", "2,8", "--dry-run"], "unknown figure(s) 8"),
     (["reproduce", "--set", "train.num_steps", "--dry-run"], "is not key=value"),
     (["reproduce", "--set", "train.num_stepz=5", "--dry-run"], "unknown setting 'num_stepz'"),
     (["reproduce", "--set", "train.num_steps=many", "--dry-run"], "takes an int"),

@@ -10,27 +10,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from conftest import TINY, run_tiny
 
 from artifact import cli, store
 
-TINY = [
-    "--profile",
-    "smoke",
-    "--seeds",
-    "0,1",
-    "--set",
-    "train.num_steps=300",
-    "--set",
-    "fig3=16/8/2,20/8/2",
-    "--set",
-    "eval.num_samples=20",
-    "--set",
-    "eval.baseline_points=5",
-]
-
 
 def _run(out: Path, *extra: str) -> None:
-    assert cli.main(["reproduce", *TINY, "--out", str(out), *extra]) == 0
+    run_tiny(out, *extra)
+
+
+def _kind(path: Path) -> str:
+    with h5py.File(path, "r") as f:
+        return f.attrs["schema"].split("/")[0]
 
 
 def _contents(path: Path) -> dict:
@@ -69,7 +60,7 @@ def test_reference_run_has_every_output(reference):
         assert f["provenance"].attrs["jax"] == "0.6.0" and "git_revision" in f["provenance"].attrs
         assert f["volatile"].attrs["wall_seconds"] >= 0
     for unit in (reference / "units").glob("*.h5"):
-        store.validate(unit, "training_unit" if unit.name.startswith("train") else "baseline_unit")
+        store.validate(unit, _kind(unit))
 
 
 def test_rerun_skips_finished_units_and_changes_nothing(reference, capsys):
@@ -105,14 +96,14 @@ def test_kill_9_then_resume_equals_the_uninterrupted_run(reference, tmp_path):
     finished = list(units.glob("*.h5"))
     assert 2 <= len(finished) < len(list((reference / "units").glob("*.h5")))
     for unit in finished:  # whatever is under a final name is complete
-        store.validate(unit, "training_unit" if unit.name.startswith("train") else "baseline_unit")
+        store.validate(unit, _kind(unit))
     _run(tmp_path)
     _assert_same(reference / "figures.h5", tmp_path / "figures.h5")
     assert not list(units.glob(".*.tmp"))
 
 
 def test_validator_rejects_incomplete_and_foreign_files(reference, tmp_path):
-    unit = next((reference / "units").glob("train*.h5"))
+    unit = next((reference / "units").glob("train_N*.h5"))
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(unit.read_bytes()[: unit.stat().st_size // 2])
     with pytest.raises(store.InvalidResultFile):
