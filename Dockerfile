@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The reviewer's image: `docker run --gpus all` reproduces the paper profile into /results.
 # Build (README): docker build -t edge-artifact .
 # A public Python 3.11 Debian bookworm base; JAX's pip CUDA 12 wheels bring CUDA and cuDNN, so only the

@@ -140,3 +140,28 @@ def lock(session: nox.Session) -> None:
     session.log(
         f"{LOCK} ({len(cpu)} pins) and {CUDA_LOCK} ({len(cuda)} pins): hashed, consistent, satisfy pyproject.toml"
     )
+
+
+@nox.session(venv_backend="none")
+def container(session: nox.Session) -> None:
+    """Build the Dockerfile and the apptainer.def-derived Dockerfile on a local Debian base, run smoke + compare
+    inside each (root; installs Debian's docker.io and debootstrap if missing). ~10 min the first time."""
+    session.env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"  # spython from the locked venv
+    _apt_install(session, {"dockerd": "docker.io", "debootstrap": "debootstrap"})
+    session.run("bash", "container/build_and_run.sh", *(session.posargs or ["/tmp/edge-container"]), external=True)
+
+
+def _apt_install(session: nox.Session, programs: dict[str, str]) -> None:
+    import shutil
+
+    missing = [package for program, package in programs.items() if shutil.which(program) is None]
+    if missing:
+        session.run("apt-get", "install", "-y", "-q", *missing, external=True)
+
+
+@nox.session(venv_backend="none")
+def slurm(session: nox.Session) -> None:
+    """A single-node SLURM on this machine runs the smoke profile as a 3-shard array plus the assembly job,
+    then checks compare and equality with an unsharded run (root; installs Debian's slurm-wlm and munge). ~5 min."""
+    _apt_install(session, {"slurmctld": "slurm-wlm", "munged": "munge"})
+    session.run("bash", "hpc/test_local_slurm.sh", *(session.posargs or ["/tmp/edge-slurm"]), external=True)

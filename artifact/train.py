@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import equinox as eqx
 import jax
@@ -196,6 +197,7 @@ def train_models(
     progress: Callable[[int, int, jax.Array, float], None] | None = None,
     init_fn: Callable | None = None,
     losses_and_grads_fn: Callable | None = None,
+    devices: Sequence | None = None,
 ) -> TrainResult:
     """Train one model per entry of `sizes` on `train` (N, ...), all in one compiled step.
 
@@ -203,6 +205,7 @@ def train_models(
     progress(step, num_steps, losses, elapsed_seconds) is called num_logs times.
     init_fn(key, M) and losses_and_grads_fn(models, x0, t, eps, points_per_chunk) select another model
     family (default: the isotropic mixture with the partial-memorization initialisation).
+    devices: where to train (default: every local device; the models are split among them).
     """
     init_key, steps_key = jax.random.split(key)
     train = jnp.asarray(train, jnp.float32)
@@ -212,15 +215,14 @@ def train_models(
         models = tuple(init_fn(jax.random.fold_in(init_key, m), m) for m in sizes)
     losses_and_grads = losses_and_grads_fn or batched_losses_and_grads
     optimizer = make_optimizer(config)
-    states = tuple(optimizer.init(m) for m in models)
     grid = jnp.asarray(grid, jnp.float32)
 
-    def one_step(step, carry):
+    def one_step(data, step, carry):
         models, states, _ = carry
         t, eps = draw_batch(
-            jax.random.fold_in(steps_key, step), train.shape[0], grid, config.noise_draws, train.shape[1:]
+            jax.random.fold_in(steps_key, step), data.shape[0], grid, config.noise_draws, data.shape[1:]
         )
-        losses, grads = losses_and_grads(models, train, t, eps, config.points_per_chunk)
+        losses, grads = losses_and_grads(models, data, t, eps, config.points_per_chunk)
         new_models, new_states = [], []
         for model, state, grad in zip(models, states, grads, strict=True):
             updates, state = optimizer.update(grad, state, model)
@@ -229,9 +231,26 @@ def train_models(
         return tuple(new_models), tuple(new_states), losses
 
     @eqx.filter_jit
-    def run_steps(models, states, first, last):
-        init = (models, states, jnp.zeros(len(sizes), jnp.float32))
-        return jax.lax.fori_loop(first, last, one_step, init)
+    def run_steps(models, states, data, first, last):
+        init = (models, states, jnp.zeros(len(models), jnp.float32))
+        return jax.lax.fori_loop(first, last, partial(one_step, data), init)
+
+    # Several local devices (GPUs, or CPU devices under --xla_force_host_platform_device_count):
+    # the models are split into groups of similar total M, one group per device. Each model's
+    # trajectory does not depend on its group, so the result equals the single-device run.
+    groups = device_groups(sizes, devices or jax.local_devices())
+    placed = []
+    for indices, device in groups:
+        group_models = jax.device_put(tuple(models[i] for i in indices), device)
+        placed.append(
+            [
+                indices,
+                device,
+                group_models,
+                jax.device_put(tuple(optimizer.init(m) for m in group_models), device),
+                jax.device_put(train, device),
+            ]
+        )
 
     num_logs = max(1, min(num_logs, config.num_steps))
     chunk = math.ceil(config.num_steps / num_logs)
@@ -240,20 +259,43 @@ def train_models(
     done = 0
     while done < config.num_steps:
         stop = min(done + chunk, config.num_steps)
-        # first/last as arrays: one compilation serves every chunk length.
-        models, states, losses = run_steps(models, states, jnp.asarray(done), jnp.asarray(stop))
+        chunk_losses = [None] * len(sizes)
+        for group in placed:  # dispatch is asynchronous: the devices run their groups concurrently
+            indices, device, group_models, group_states, data = group
+            # first/last as arrays: one compilation serves every chunk length.
+            group[2], group[3], losses = run_steps(
+                group_models, group_states, data, jnp.asarray(done), jnp.asarray(stop)
+            )
+            for j, i in enumerate(indices):
+                chunk_losses[i] = losses[j]
         done = stop
+        losses = jnp.stack([jax.device_get(x) for x in chunk_losses])
         log_steps.append(done)
         log_losses.append(losses)
         if progress is not None:
             progress(done, config.num_steps, losses, time.perf_counter() - start_time)
-    jax.block_until_ready(models)
+    trained = [None] * len(sizes)
+    for indices, _, group_models, _, _ in placed:
+        for j, i in enumerate(indices):
+            trained[i] = jax.device_get(group_models[j])
     return TrainResult(
-        models=models,
+        models=tuple(jax.tree.map(jnp.asarray, m) for m in trained),
         loss_steps=jnp.asarray(log_steps),
         losses=jnp.stack(log_losses),
         seconds=time.perf_counter() - start_time,
     )
+
+
+def device_groups(sizes: Sequence[int], devices) -> list[tuple[list[int], object]]:
+    """Split model indices over devices, largest M first onto the least loaded device (sum of M)."""
+    devices = list(devices)[: max(1, len(sizes))]
+    loads = [0] * len(devices)
+    members: list[list[int]] = [[] for _ in devices]
+    for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        target = loads.index(min(loads))
+        members[target].append(i)
+        loads[target] += sizes[i]
+    return [(sorted(m), d) for m, d in zip(members, devices, strict=True) if m]
 
 
 def _sum_with_aux(losses):
