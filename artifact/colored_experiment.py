@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from artifact import colored, fashion_mnist, losses, metrics, process, rng, sampling, store
+from artifact import colored, fashion_mnist, losses, metrics, process, rng, sampling
 from artifact import train as training
-from artifact.experiment import EvalConfig, _hash
+from artifact.experiment import EvalConfig, UnitIdentity
 
 # The released notebook's Fig. 5 memorization ratios (K = 6, lr 1e-4 -> 1e-8, seed 1) at M/N = 0.1..1.0.
 RELEASED_NOTEBOOK_RATIOS = (0.06, 0.04, 0.02, 0.06, 0.04, 0.14, 0.18, 0.26, 0.58, 1.00)
@@ -76,33 +76,18 @@ def _label(config: ColoredDataConfig, seed: int) -> str:
 
 
 @dataclass(frozen=True)
-class ColoredTrainingUnit:
+class ColoredTrainingUnit(UnitIdentity):
     data: ColoredDataConfig
     seed: int
     train: training.TrainConfig
     eval: EvalConfig
     sizes: tuple[int, ...]
 
-    kind = "colored_training_unit"
+    kind: ClassVar[str] = "colored_training_unit"
+    prefix: ClassVar[str] = "train"
 
-    def config(self) -> dict:
-        return {
-            "kind": self.kind,
-            "schema": store.SCHEMA_VERSION,
-            "data": dataclasses.asdict(self.data),
-            "seed": self.seed,
-            "train": dataclasses.asdict(self.train),
-            "eval": dataclasses.asdict(self.eval),
-            "sizes": list(self.sizes),
-        }
-
-    @property
-    def hash(self) -> str:
-        return _hash(self.config())
-
-    @property
-    def filename(self) -> str:
-        return f"train_{_label(self.data, self.seed)}_{self.hash}.h5"
+    def label(self) -> str:
+        return _label(self.data, self.seed)
 
     def flops(self) -> float:
         dim = self.data.channels * self.data.size**2
@@ -110,12 +95,16 @@ class ColoredTrainingUnit:
 
 
 @dataclass(frozen=True)
-class ColoredBaselineUnit:
+class ColoredBaselineUnit(UnitIdentity):
     data: ColoredDataConfig
     seed: int
     eval: EvalConfig
 
-    kind = "colored_baseline_unit"
+    kind: ClassVar[str] = "colored_baseline_unit"
+    prefix: ClassVar[str] = "baselines"
+
+    def label(self) -> str:
+        return _label(self.data, self.seed)
 
     @property
     def pmem_sizes(self) -> tuple[int, ...]:
@@ -123,23 +112,8 @@ class ColoredBaselineUnit:
         count = min(n, self.eval.baseline_points)
         return tuple(sorted({max(1, round(n * i / count)) for i in range(1, count + 1)}))
 
-    def config(self) -> dict:
-        return {
-            "kind": self.kind,
-            "schema": store.SCHEMA_VERSION,
-            "data": dataclasses.asdict(self.data),
-            "seed": self.seed,
-            "eval": dataclasses.asdict(self.eval),
-            "pmem_sizes": list(self.pmem_sizes),
-        }
-
-    @property
-    def hash(self) -> str:
-        return _hash(self.config())
-
-    @property
-    def filename(self) -> str:
-        return f"baselines_{_label(self.data, self.seed)}_{self.hash}.h5"
+    def derived_config(self) -> dict:
+        return {"pmem_sizes": list(self.pmem_sizes)}
 
     def flops(self) -> float:
         dim = self.data.channels * self.data.size**2

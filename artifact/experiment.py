@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -43,26 +44,31 @@ def _data_label(config: data.MixtureDataConfig, seed: int) -> str:
     return f"N{config.num_train}_d{config.dim}_K{config.num_components}_seed{seed}"
 
 
-@dataclass(frozen=True)
-class TrainingUnit:
-    data: data.MixtureDataConfig
-    seed: int
-    train: training.TrainConfig
-    eval: EvalConfig
-    sizes: tuple[int, ...]
+class UnitIdentity:
+    """A unit's full configuration, its hash, and the file name the hash gives it.
 
-    kind = "training_unit"
+    Subclasses are frozen dataclasses with `kind` and `prefix`, and a `label()` for readable names.
+    """
+
+    kind: ClassVar[str]
+    prefix: ClassVar[str]
 
     def config(self) -> dict:
-        return {
-            "kind": self.kind,
-            "schema": store.SCHEMA_VERSION,
-            "data": dataclasses.asdict(self.data),
-            "seed": self.seed,
-            "train": dataclasses.asdict(self.train),
-            "eval": dataclasses.asdict(self.eval),
-            "sizes": list(self.sizes),
-        }
+        out = {"kind": self.kind, "schema": store.SCHEMA_VERSION}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = (
+                dataclasses.asdict(value)
+                if dataclasses.is_dataclass(value)
+                else (list(value) if isinstance(value, tuple) else value)
+            )
+        return out | self.derived_config()
+
+    def derived_config(self) -> dict:
+        return {}
+
+    def label(self) -> str:
+        raise NotImplementedError
 
     @property
     def hash(self) -> str:
@@ -70,7 +76,22 @@ class TrainingUnit:
 
     @property
     def filename(self) -> str:
-        return f"train_{_data_label(self.data, self.seed)}_{self.hash}.h5"
+        return f"{self.prefix}_{self.label()}_{self.hash}.h5"
+
+
+@dataclass(frozen=True)
+class TrainingUnit(UnitIdentity):
+    data: data.MixtureDataConfig
+    seed: int
+    train: training.TrainConfig
+    eval: EvalConfig
+    sizes: tuple[int, ...]
+
+    kind: ClassVar[str] = "training_unit"
+    prefix: ClassVar[str] = "train"
+
+    def label(self) -> str:
+        return _data_label(self.data, self.seed)
 
     def flops(self) -> float:
         """Training flops (12 N N_dup d sum M per step) plus a rough evaluation term."""
@@ -81,36 +102,25 @@ class TrainingUnit:
 
 
 @dataclass(frozen=True)
-class BaselineUnit:
+class BaselineUnit(UnitIdentity):
     data: data.MixtureDataConfig
     seed: int
     eval: EvalConfig
 
-    kind = "baseline_unit"
+    kind: ClassVar[str] = "baseline_unit"
+    prefix: ClassVar[str] = "baselines"
 
-    def config(self) -> dict:
-        return {
-            "kind": self.kind,
-            "schema": store.SCHEMA_VERSION,
-            "data": dataclasses.asdict(self.data),
-            "seed": self.seed,
-            "eval": dataclasses.asdict(self.eval),
-            "pmem_sizes": list(self.pmem_sizes),
-        }
+    def label(self) -> str:
+        return _data_label(self.data, self.seed)
+
+    def derived_config(self) -> dict:
+        return {"pmem_sizes": list(self.pmem_sizes)}
 
     @property
     def pmem_sizes(self) -> tuple[int, ...]:
         n = self.data.num_train
         count = min(n, self.eval.baseline_points)
         return tuple(sorted({max(1, round(n * i / count)) for i in range(1, count + 1)}))
-
-    @property
-    def hash(self) -> str:
-        return _hash(self.config())
-
-    @property
-    def filename(self) -> str:
-        return f"baselines_{_data_label(self.data, self.seed)}_{self.hash}.h5"
 
     def flops(self) -> float:
         n, d = self.data.num_train, self.data.dim

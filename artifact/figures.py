@@ -89,59 +89,9 @@ def figure2(profile: Profile, units_dir: Path) -> dict:
     group = pipeline.Group(profile.fig2, profile.seeds[0])
     g = load_group(profile, group, units_dir)
     base = store.read_tree(units_dir / pipeline.needed(profile, ["2"])[0][0].filename)
-    grid = base["grid"]
-    x0 = 1.0 / np.asarray(process.snr(grid), np.float64)
     n = profile.fig2[0]
-    start, end = _bracket(g["M"], g["memorization_ratio"])
-    paper = "Fig. 2"
-    out = {
-        "grid": _ds(grid, "1", "diffusion times t_l", "App. H.1"),
-        "M": _ds(g["M"], "1", "number of mixture components of each trained model", paper),
-        "M_over_N": _ds(g["M"] / n, "1", "M / N", paper),
-        "memorization_ratio": _ds(
-            g["memorization_ratio"],
-            "1",
-            f"fraction of {profile.eval.num_samples} DDIM samples memorized",
-            paper + " left",
-        ),
-        "train_loss_x0": _ds(
-            g["train_loss_eps"] * x0,
-            "X0 squared error",
-            "per-time training loss of each trained model (rows M)",
-            paper + " middle",
-        ),
-        "heldout_loss_x0": _ds(
-            g["heldout_loss_eps"] * x0,
-            "X0 squared error",
-            "per-time held-out (test) loss of each trained model",
-            paper + " right",
-        ),
-        "pmem_M": _ds(base["partially_memorizing/M"], "1", "M of the partially memorizing baselines", paper),
-    }
-    for name in ("generalizing", "memorizing"):
-        out[f"{name}_train_loss_x0"] = _ds(
-            base[f"{name}/train_loss_eps"] * x0, "X0 squared error", f"x̄_{name} training loss per time", paper
-        )
-        out[f"{name}_heldout_loss_x0"] = _ds(
-            base[f"{name}/heldout_loss_eps"] * x0, "X0 squared error", f"x̄_{name} held-out loss per time", paper
-        )
-    out["pmem_train_loss_x0"] = _ds(
-        base["partially_memorizing/train_loss_eps"] * x0, "X0 squared error", "x̄_pmem,M training loss (rows M)", paper
-    )
-    out["pmem_heldout_loss_x0"] = _ds(
-        base["partially_memorizing/heldout_loss_eps"] * x0, "X0 squared error", "x̄_pmem,M held-out loss (rows M)", paper
-    )
-    out["attrs"] = {
-        "N": n,
-        "d": profile.fig2[1],
-        "K": profile.fig2[2],
-        "seed": group.seed,
-        "transition_start_M": start,
-        "transition_end_M": end,
-        "panel_grid_index": PANEL_INDEX,
-        "panel_t": float(grid[PANEL_INDEX]),
-        "panel_psi": float(process.snr(grid[PANEL_INDEX])),
-    }
+    out = _ratio_and_loss_panels(g, base, n, profile.eval.num_samples, "Fig. 2")
+    out["attrs"] |= {"d": profile.fig2[1], "K": profile.fig2[2], "seed": group.seed}
     return out
 
 
@@ -295,55 +245,59 @@ def figure5(profile: Profile, units_dir: Path) -> dict:
     train_unit, base_unit = pipeline.fig5_units(profile)
     t = store.read_tree(units_dir / train_unit.filename)
     b = store.read_tree(units_dir / base_unit.filename)
-    grid = t["grid"]
-    x0 = 1.0 / np.asarray(process.snr(grid), np.float64)
     n = profile.fig5_data.num_train
-    start, end = _bracket(t["M"], t["memorization_ratio"])
-    paper = "Fig. 5, §4.2"
-    out = {
-        "grid": _ds(grid, "1", "diffusion times t_l", "App. H.1"),
-        "M": _ds(t["M"], "1", "number of components of each trained model", paper),
-        "M_over_N": _ds(t["M"] / n, "1", "M / N", paper),
-        "memorization_ratio": _ds(
-            t["memorization_ratio"],
-            "1",
-            f"fraction of {profile.eval.num_samples} DDIM samples memorized",
-            paper + " left",
-        ),
-        "learned_color_variance": _ds(t["learned_variance"], "1", "learned color variance", "§4.2"),
-        "train_loss_x0": _ds(
-            t["train_loss_eps"] * x0, "X0 squared error", "per-time training loss (rows M)", paper + " middle"
-        ),
-        "heldout_loss_x0": _ds(
-            t["heldout_loss_eps"] * x0, "X0 squared error", "per-time held-out loss (rows M)", paper + " right"
-        ),
-        "pmem_M": _ds(b["partially_memorizing/M"], "1", "M of the partially memorizing baselines", paper),
-        "pmem_train_loss_x0": _ds(
-            b["partially_memorizing/train_loss_eps"] * x0, "X0 squared error", "x̄_pmem,M training loss", paper
-        ),
-        "pmem_heldout_loss_x0": _ds(
-            b["partially_memorizing/heldout_loss_eps"] * x0, "X0 squared error", "x̄_pmem,M held-out loss", paper
-        ),
-        "released_notebook_ratios": _ds(
-            np.asarray(RELEASED_NOTEBOOK_RATIOS),
-            "1",
-            "the released notebook's ratios at M/N = 0.1..1.0 (K = 6, lr 1e-4 -> 1e-8)",
-            "reference/released_code.md §7.3",
-        ),
-    }
-    for name in ("generalizing", "memorizing"):
-        out[f"{name}_train_loss_x0"] = _ds(
-            b[f"{name}/train_loss_eps"] * x0, "X0 squared error", f"x̄_{name} training loss", paper
-        )
-        out[f"{name}_heldout_loss_x0"] = _ds(
-            b[f"{name}/heldout_loss_eps"] * x0, "X0 squared error", f"x̄_{name} held-out loss", paper
-        )
-    out["attrs"] = {
-        "N": n,
+    out = _ratio_and_loss_panels(t, b, n, profile.eval.num_samples, "Fig. 5, §4.2")
+    out["learned_color_variance"] = _ds(t["learned_variance"], "1", "learned color variance", "§4.2")
+    out["released_notebook_ratios"] = _ds(
+        np.asarray(RELEASED_NOTEBOOK_RATIOS),
+        "1",
+        "the released notebook's ratios at M/N = 0.1..1.0 (K = 6, lr 1e-4 -> 1e-8)",
+        "reference/released_code.md §7.3",
+    )
+    out["attrs"] |= {
         "K": profile.fig5_data.num_templates,
         "fig5_config": profile.fig5_config,
         "template_source": _data_attr(units_dir / train_unit.filename, "template_source"),
         "template_indices": _data_attr(units_dir / train_unit.filename, "template_indices"),
+    }
+    return out
+
+
+def _ratio_and_loss_panels(trained: dict, base: dict, n: int, samples: int, paper: str) -> dict:
+    """What Figs 2 and 5 share: the memorization ratio and the per-time losses (X0 units) of the trained
+    models, with the x̄_*, x̄_mem and x̄_pmem,M baselines, and the transition bracket."""
+    grid = base["grid"]
+    x0 = 1.0 / np.asarray(process.snr(grid), np.float64)
+    start, end = _bracket(trained["M"], trained["memorization_ratio"])
+    loss = "X0 squared error"
+    out = {
+        "grid": _ds(grid, "1", "diffusion times t_l", "App. H.1"),
+        "M": _ds(trained["M"], "1", "number of mixture components of each trained model", paper),
+        "M_over_N": _ds(trained["M"] / n, "1", "M / N", paper),
+        "memorization_ratio": _ds(
+            trained["memorization_ratio"], "1", f"fraction of {samples} DDIM samples memorized", paper + " left"
+        ),
+        "train_loss_x0": _ds(
+            trained["train_loss_eps"] * x0, loss, "per-time training loss (rows M)", paper + " middle"
+        ),
+        "heldout_loss_x0": _ds(
+            trained["heldout_loss_eps"] * x0, loss, "per-time held-out (test) loss (rows M)", paper + " right"
+        ),
+        "pmem_M": _ds(base["partially_memorizing/M"], "1", "M of the partially memorizing baselines", paper),
+        "pmem_train_loss_x0": _ds(
+            base["partially_memorizing/train_loss_eps"] * x0, loss, "x̄_pmem,M training loss (rows M)", paper
+        ),
+        "pmem_heldout_loss_x0": _ds(
+            base["partially_memorizing/heldout_loss_eps"] * x0, loss, "x̄_pmem,M held-out loss (rows M)", paper
+        ),
+    }
+    for name in ("generalizing", "memorizing"):
+        out[f"{name}_train_loss_x0"] = _ds(base[f"{name}/train_loss_eps"] * x0, loss, f"x̄_{name} training loss", paper)
+        out[f"{name}_heldout_loss_x0"] = _ds(
+            base[f"{name}/heldout_loss_eps"] * x0, loss, f"x̄_{name} held-out loss", paper
+        )
+    out["attrs"] = {
+        "N": n,
         "transition_start_M": start,
         "transition_end_M": end,
         "panel_grid_index": PANEL_INDEX,

@@ -18,6 +18,18 @@ def _shade(ax, group, n):
         ax.axvspan(start / n, end / n, color="0.85", zorder=0, label="transition")
 
 
+def _loss_panels(g, axes, m, n, idx):
+    """Training and test loss at grid index idx vs M/N, with the x̄_pmem,M, x̄_mem, x̄_* baselines (Figs 2, 5)."""
+    pm = g["pmem_M"][()] / n
+    for ax, split, title in ((axes[0], "train", "training loss"), (axes[1], "heldout", "test loss")):
+        ax.plot(pm, g[f"pmem_{split}_loss_x0"][()][:, idx], color="tab:red", lw=1, label="x̄_pmem,M")
+        ax.axhline(g[f"memorizing_{split}_loss_x0"][()][idx], color="goldenrod", ls="--", label="x̄_mem")
+        ax.axhline(g[f"generalizing_{split}_loss_x0"][()][idx], color="tab:green", ls="--", label="x̄_*")
+        ax.plot(m, g[f"{split}_loss_x0"][()][:, idx], "o", color="tab:blue", ms=3, label="trained")
+        ax.set(xlabel="M / N", yscale="log", title=f"{title}, ψ = {g.attrs['panel_psi']:.3f}")
+    axes[1].legend(fontsize=7)
+
+
 def _fig1(g, fig):
     grid = g["grid"][()]
     ax1, ax2 = fig.subplots(1, 2)
@@ -41,14 +53,7 @@ def _fig2(g, fig):
     m = g["M_over_N"][()]
     axes[0].plot(m, g["memorization_ratio"][()], "o-", ms=3)
     axes[0].set(xlabel="M / N", ylabel="memorization ratio", ylim=(-0.05, 1.05))
-    pm = g["pmem_M"][()] / n
-    for ax, split, title in ((axes[1], "train", "training loss"), (axes[2], "heldout", "test loss")):
-        ax.plot(pm, g[f"pmem_{split}_loss_x0"][()][:, idx], color="tab:red", lw=1, label="x̄_pmem,M")
-        ax.axhline(g[f"memorizing_{split}_loss_x0"][()][idx], color="goldenrod", ls="--", label="x̄_mem")
-        ax.axhline(g[f"generalizing_{split}_loss_x0"][()][idx], color="tab:green", ls="--", label="x̄_*")
-        ax.plot(m, g[f"{split}_loss_x0"][()][:, idx], "o", color="tab:blue", ms=3, label="trained")
-        ax.set(xlabel="M / N", yscale="log", title=f"{title}, ψ = {g.attrs['panel_psi']:.3f}")
-    axes[2].legend(fontsize=7)
+    _loss_panels(g, axes[1:], m, n, idx)
     for ax in axes:
         _shade(ax, g, n)
 
@@ -127,14 +132,7 @@ def _fig5(g, fig):
     )
     axes[0].set(xlabel="M / N", ylabel="memorization ratio", ylim=(-0.05, 1.05))
     axes[0].legend(fontsize=7)
-    pm = g["pmem_M"][()] / n
-    for ax, split, title in ((axes[1], "train", "training loss"), (axes[2], "heldout", "test loss")):
-        ax.plot(pm, g[f"pmem_{split}_loss_x0"][()][:, idx], color="tab:red", lw=1, label="x̄_pmem,M")
-        ax.axhline(g[f"memorizing_{split}_loss_x0"][()][idx], color="goldenrod", ls="--", label="x̄_mem")
-        ax.axhline(g[f"generalizing_{split}_loss_x0"][()][idx], color="tab:green", ls="--", label="x̄_*")
-        ax.plot(m, g[f"{split}_loss_x0"][()][:, idx], "o", color="tab:blue", ms=3, label="trained")
-        ax.set(xlabel="M / N", yscale="log", title=f"{title}, ψ = {g.attrs['panel_psi']:.3f}")
-    axes[2].legend(fontsize=7)
+    _loss_panels(g, axes[1:], m, n, idx)
     for ax in axes:
         _shade(ax, g, n)
 
