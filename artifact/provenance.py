@@ -27,8 +27,36 @@ def environment() -> dict[str, str]:
     info.update(package_versions())
     info["backend"] = jax.default_backend()
     info["devices"] = ", ".join(f"{d.platform}:{d.device_kind}" for d in jax.devices())
+    info.update(gpu_stack())
     info["jax_enable_x64"] = str(jax.config.jax_enable_x64)
     info["default_matmul_precision"] = str(jax.config.jax_default_matmul_precision)
+    return info
+
+
+def gpu_stack() -> dict[str, str]:
+    """The CUDA pieces a GPU run depends on: the pip-installed CUDA runtime and cuDNN, and the host driver."""
+    import shutil
+    import subprocess
+
+    info = {}
+    for label, package in (("cuda_runtime", "nvidia-cuda-runtime-cu12"), ("cudnn", "nvidia-cudnn-cu12")):
+        try:
+            info[label] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            info[label] = "not installed"
+    driver = "no nvidia-smi"
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
+            driver = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else "unknown"
+        except (OSError, subprocess.SubprocessError):
+            driver = "unknown"
+    info["nvidia_driver"] = driver
     return info
 
 
