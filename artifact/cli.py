@@ -215,8 +215,8 @@ def _calibrate(args) -> int:
     """Run the profile once per seed as the main seed (units are shared), then write expected/<profile>.json."""
     from artifact import compare, pipeline, profiles, provenance
 
-    state = provenance.source_state()
-    if state["git_dirty"] != "false" and not args.allow_dirty:
+    started_from = provenance.stable()  # the code that makes the numbers: recorded as it was at the start
+    if started_from["git_dirty"] != "false" and not args.allow_dirty:
         raise UsageError(
             "calibration records the code's revision: commit your changes first "
             "(the tree is dirty or not a git checkout)"
@@ -246,7 +246,7 @@ def _calibrate(args) -> int:
         f"{list(profile.seeds)}. "
         "Regenerate with `python -m artifact calibrate --profile " + profile.name + "` from a clean checkout.",
         "overrides": overrides,
-        "calibration": {**provenance.stable(), **{"dirty_allowed": bool(args.allow_dirty)}},
+        "calibration": {**started_from, "dirty_allowed": bool(args.allow_dirty)},
         "checks": checks,
     }
     EXPECTED_DIR.mkdir(exist_ok=True)
