@@ -258,6 +258,19 @@ def _calibrate(args) -> int:
     return 0
 
 
+def _profile_arguments(parser: argparse.ArgumentParser, default_profile: str) -> None:
+    """The options that choose and adjust a profile (reproduce, calibrate)."""
+    parser.add_argument("--profile", default=default_profile, help=f"smoke | cpu | paper (default: {default_profile})")
+    parser.add_argument("--figures", default="all", help="comma-separated subset of 1,2,3,4,5,6,7, or all (default)")
+    parser.add_argument("--seeds", help="comma-separated seeds; the first drives Figs 1-3, 5 and 6, all of them Fig. 7")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a profile setting, e.g. train.num_steps=1000 (repeatable; see --dry-run)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m artifact",
@@ -273,17 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compute the units the chosen figures need (skipping finished ones), then "
         "assemble DIR/figures.h5, DIR/figures/*.png|pdf and DIR/REPORT.md from them.",
     )
-    rep.add_argument("--profile", default="cpu", help="smoke | cpu | paper (default: cpu)")
-    rep.add_argument("--figures", default="all", help="comma-separated subset of 1,2,3,4,5,6,7, or all (default)")
+    _profile_arguments(rep, default_profile="cpu")
     rep.add_argument("--out", help="output folder (default: results/<profile>)")
-    rep.add_argument("--seeds", help="comma-separated seeds; the first drives Figs 1-3 and 6, all of them Fig. 7")
     rep.add_argument("--shard", help="I/N: run only the I-th of N deterministic slices of the units (0 <= I < N)")
-    rep.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a profile setting, e.g. train.num_steps=1000 (repeatable; see --dry-run)",
-    )
     rep.add_argument(
         "--dry-run", action="store_true", help="print the resolved configuration and the units with their state"
     )
@@ -307,10 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs the profile once with each of its seeds as the main seed (sharing units) and "
         "writes the canonical seed's values with the seed spread as tolerances. Refuses a dirty tree.",
     )
-    cal.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default: smoke)")
-    cal.add_argument("--figures", default="all", help="figures to calibrate (default: all)")
-    cal.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
-    cal.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a profile setting")
+    _profile_arguments(cal, default_profile="smoke")
     cal.add_argument("--out", help="working folder (default: results/calibrate-<profile>)")
     cal.add_argument("--expected-out", help="where to write (default: expected/<profile>.json)")
     cal.add_argument(

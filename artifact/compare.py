@@ -47,6 +47,31 @@ def _first_at_least(m_over_n, ratios, threshold):
     return float(m_over_n[hits[0]]) if hits.size else float("nan")
 
 
+def _ratio_observables(name: str, g, samples: int, claim: str) -> dict[str, Observation]:
+    """The memorization ratio at M/N = 0.1, ..., 1.0 where a model was trained (Figs 2 and 5)."""
+    m_over_n, ratios = g["M_over_N"][()], g["memorization_ratio"][()]
+    out = {}
+    for x in np.round(np.arange(1, 11) / 10, 2):
+        value = _ratio_at(m_over_n, ratios, x)
+        if value is not None:
+            out[f"{name}.memorization_ratio@M/N={x:.1f}"] = Observation(value, "ratio", claim, 1.0 / samples)
+    return out
+
+
+def _panel_observables(name: str, g, label: str) -> dict[str, Observation]:
+    """The loss panels' numbers at t_16: the x̄_* test loss and the smallest model's test loss relative to it."""
+    idx = int(g.attrs["panel_grid_index"])
+    generalizing = float(g["generalizing_heldout_loss_x0"][()][idx])
+    return {
+        f"{name}.generalizing_test_loss_t16": Observation(generalizing, "relative", f"{label}: baselines"),
+        f"{name}.smallest_M_test_loss_over_generalizing_t16": Observation(
+            float(g["heldout_loss_x0"][()][0, idx]) / generalizing,
+            "relative",
+            f"{label}: small models generalize (test loss of x̄_*)",
+        ),
+    }
+
+
 def observables(figures_h5: Path) -> dict[str, Observation]:
     """Every derived number compare knows how to check, from one figures.h5."""
     obs: dict[str, Observation] = {}
@@ -72,11 +97,7 @@ def observables(figures_h5: Path) -> dict[str, Observation]:
             n = int(g.attrs["N"])
             m_over_n, ratios = g["M_over_N"][()], g["memorization_ratio"][()]
             step = float(np.min(np.diff(m_over_n))) if m_over_n.size > 1 else 1.0 / n
-            claim = "Fig. 2: memorization ratio vs M/N"
-            for x in np.round(np.arange(1, 11) / 10, 2):
-                value = _ratio_at(m_over_n, ratios, x)
-                if value is not None:
-                    obs[f"fig2.memorization_ratio@M/N={x:.1f}"] = Observation(value, "ratio", claim, 1.0 / samples)
+            obs |= _ratio_observables("fig2", g, samples, "Fig. 2: memorization ratio vs M/N")
             obs["fig2.M_pt_over_N"] = Observation(
                 _first_at_least(m_over_n, ratios, 0.5), "grid", "Fig. 2: memorization sets in near M = 0.8 N", step
             )
@@ -92,15 +113,7 @@ def observables(figures_h5: Path) -> dict[str, Observation]:
                 "Fig. 2: the transition is sharp",
                 step,
             )
-            idx = int(g.attrs["panel_grid_index"])
-            obs["fig2.generalizing_test_loss_t16"] = Observation(
-                float(g["generalizing_heldout_loss_x0"][()][idx]), "relative", "Fig. 2: baselines"
-            )
-            obs["fig2.smallest_M_test_loss_over_generalizing_t16"] = Observation(
-                float(g["heldout_loss_x0"][()][0, idx] / g["generalizing_heldout_loss_x0"][()][idx]),
-                "relative",
-                "Fig. 2: small models generalize (test loss of x̄_*)",
-            )
+            obs |= _panel_observables("fig2", g, "Fig. 2")
         if "fig3" in f:
             g = f["fig3"]
             for (n, d, k), value in zip(g["tuples"][()], g["M_pt_over_N"][()], strict=True):
@@ -118,26 +131,14 @@ def observables(figures_h5: Path) -> dict[str, Observation]:
             g = f["fig5"]
             n = int(g.attrs["N"])
             m_over_n, ratios = g["M_over_N"][()], g["memorization_ratio"][()]
-            claim = "Fig. 5: memorization ratio vs M/N (colored model)"
-            for x in np.round(np.arange(1, 11) / 10, 2):
-                value = _ratio_at(m_over_n, ratios, x)
-                if value is not None:
-                    obs[f"fig5.memorization_ratio@M/N={x:.1f}"] = Observation(value, "ratio", claim, 1.0 / samples)
+            obs |= _ratio_observables("fig5", g, samples, "Fig. 5: memorization ratio vs M/N (colored model)")
             obs["fig5.M_pt_over_N"] = Observation(
                 _first_at_least(m_over_n, ratios, 0.5),
                 "grid",
                 "Fig. 5: memorization sets in late (colored model)",
                 1.0 / n,
             )
-            idx = int(g.attrs["panel_grid_index"])
-            obs["fig5.generalizing_test_loss_t16"] = Observation(
-                float(g["generalizing_heldout_loss_x0"][()][idx]), "relative", "Fig. 5: baselines"
-            )
-            obs["fig5.smallest_M_test_loss_over_generalizing_t16"] = Observation(
-                float(g["heldout_loss_x0"][()][0, idx] / g["generalizing_heldout_loss_x0"][()][idx]),
-                "relative",
-                "Fig. 5: small models generalize (test loss of x̄_*)",
-            )
+            obs |= _panel_observables("fig5", g, "Fig. 5")
         if "fig4" in f:
             g = f["fig4"]
             obs["fig4.template_mean"] = Observation(
