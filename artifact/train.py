@@ -1,12 +1,12 @@
 """Full-batch training of many mixture denoisers of different M on the same data, in one step.
 
-The models of one batch share the data, the grid times and the noise of every step, so that one
-matrix product eps @ [mu_1; ...; mu_B]^T over all their means feeds every model's logits. Each model
-keeps its own loss, gradient, Adam state and clipping, so a model trained in a batch follows the
-trajectory it would follow alone with the same keys (to floating-point rounding).
+The models of one batch share the data, the grid times and the noise of every step, and the noise
+is laid out once per step for all of them. Each model keeps its own loss, gradient, Adam state and
+clipping, so a model trained in a batch follows the trajectory it would follow alone with the same
+keys (to floating-point rounding).
 
-The means of the batch are concatenated, not padded to the largest M: a padded layout would spend
-up to half of the step on padding (M = 20, 40, ..., 200 pads 1100 columns to 2000).
+The batch is a tuple of models of their own sizes, not one array padded to the largest M: padding
+would spend up to half of the step on padding (M = 20, 40, ..., 200 pads 1100 components to 2000).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from artifact import denoisers
+from artifact import denoisers, mixture_grad
 from artifact.model import MixtureDenoiser, partial_memorization_init
 
 
@@ -82,55 +82,38 @@ def batched_losses(models: Sequence[MixtureDenoiser], x0, t, eps):
     Returns (B,): for each model, the mean over points of the mean over draws of
     ||eps_hat - eps||^2 summed over dimensions (DESIGN.md's estimator; lambda = psi in X0 units).
     """
-    sq_dist = denoisers.pairwise_sq_distances(x0, _all_means(models))
-    return _summed_losses(models, x0, t, eps, sq_dist) / (eps.shape[0] * eps.shape[1])
-
-
-def _all_means(models):
-    return jnp.concatenate([m.means for m in models])
-
-
-def _summed_losses(models, x0, t, eps, sq_dist):
-    """Sum over points and draws of each model's squared residual. sq_dist: (n, sum M)."""
-    losses, start = [], 0
-    for model in models:
-        cols = slice(start, start + model.num_components)
-        start = cols.stop
-        residual = denoisers.eps_residual_from_projections(
-            x0, eps, t, model.means, model.variance, sq_dist[:, cols], eps @ model.means.T
-        )
-        losses.append(jnp.sum(residual**2))
-    return jnp.stack(losses)
+    sums = [jnp.sum(denoisers.eps_residual(x0, eps, t, m.means, m.variance) ** 2) for m in models]
+    return jnp.stack(sums) / (eps.shape[0] * eps.shape[1])
 
 
 def batched_losses_and_grads(models: Sequence[MixtureDenoiser], x0, t, eps, points_per_chunk: int = 10):
-    """`batched_losses` and the gradient of their sum, computed a few training points at a time.
+    """`batched_losses` and each model's gradient, a few training points at a time.
 
-    The (points x draws x sum M) logits do not fit in cache at the paper's sizes (88 MB at
-    N = 200, N_dup = 100, sum M = 1100); a scan over chunks of points keeps each chunk's logits,
-    softmax weights and their gradients cache-resident (measured 2.2x faster on 2 CPU cores than
-    one pass). Each model's loss depends on its own parameters only, so the gradient of the sum
-    is the tuple of per-model gradients.
+    The (points x draws x M) logits do not fit in cache at the paper's sizes (88 MB for the ten
+    models at N = 200, N_dup = 100), so a scan over chunks of points keeps each chunk's tables
+    cache-resident. Within a chunk, `mixture_grad` computes each model's loss and gradient with a
+    hand-derived reverse pass (why: see there); tests compare it with autodiff of `batched_losses`.
+    Each model's loss depends on its own parameters only, so the gradients are per model.
     """
     num_points, num_draws = eps.shape[:2]
     chunk = _largest_divisor_at_most(num_points, points_per_chunk)
-    sq_dist, sq_dist_vjp = jax.vjp(lambda ms: denoisers.pairwise_sq_distances(x0, _all_means(ms)), models)
+    x0_chunks, noise, point_of_row = mixture_grad.chunk_layouts(x0, eps, chunk)
 
     def chunk_step(carry, chunk_data):
         loss_sums, grads = carry
-        x0_c, t_c, eps_c, sq_c = chunk_data
-        (_, sums), (g_models, g_sq) = jax.value_and_grad(
-            lambda ms, sq: _sum_with_aux(_summed_losses(ms, x0_c, t_c, eps_c, sq)), argnums=(0, 1), has_aux=True
-        )(models, sq_c)
-        return (loss_sums + sums, jax.tree.map(jnp.add, grads, g_models)), g_sq
-
-    def split(a):
-        return a.reshape(num_points // chunk, chunk, *a.shape[1:])
+        x0_c, t_c, noise_c = chunk_data
+        sums, chunk_grads = [], []
+        for model in models:
+            loss, d_means, d_std = mixture_grad.chunk_loss_and_grad(
+                model.means, model.std, x0_c, t_c, noise_c, point_of_row
+            )
+            sums.append(loss)
+            chunk_grads.append(MixtureDenoiser(d_means, d_std))
+        return (loss_sums + jnp.stack(sums), jax.tree.map(jnp.add, grads, tuple(chunk_grads))), None
 
     zeros = (jnp.zeros(len(models), x0.dtype), jax.tree.map(jnp.zeros_like, tuple(models)))
-    (loss_sums, grads), g_sq = jax.lax.scan(chunk_step, zeros, (split(x0), split(t), split(eps), split(sq_dist)))
-    (g_from_sq,) = sq_dist_vjp(g_sq.reshape(sq_dist.shape))
-    grads = jax.tree.map(jnp.add, grads, g_from_sq)
+    t_chunks = t.reshape(num_points // chunk, chunk)
+    (loss_sums, grads), _ = jax.lax.scan(chunk_step, zeros, (x0_chunks, t_chunks, noise))
     scale = 1.0 / (num_points * num_draws)
     return loss_sums * scale, jax.tree.map(lambda g: g * scale, grads)
 

@@ -4,8 +4,10 @@
     together at N = 200, d = 50, N_dup = 100; flops counted as 12 N N_dup d sum(M) per step
     (the six N N_dup x d x sum(M) products of a forward and backward pass);
 (b) a float32 matrix product of size --matmul-size cubed.
-Reports the step's flop rate as a fraction of (b). Prints one JSON record; --record FILE appends
-it to a JSON-lines file (benchmarks/results.jsonl holds the numbers quoted in the README).
+Reports the step's flop rate as a fraction of (b). Prints one JSON record (with the git revision
+of the code measured); --record FILE appends it to a JSON-lines file (benchmarks/results.jsonl
+holds the numbers quoted in the README). The machine's other load moves both (a) and (b): compare
+revisions back to back (git worktree), not across days.
 
     python benchmarks/train_step.py [--steps 20] [--record benchmarks/results.jsonl]
 """
@@ -84,6 +86,7 @@ def main() -> None:
         "backend": env["backend"],
         "devices": env["devices"],
         "cpu_count": __import__("os").cpu_count(),
+        **provenance.source_state(),  # which code: the revision, and whether the tree was dirty
     }
     print(json.dumps(record))
     if args.record:
