@@ -20,13 +20,15 @@ RUNNERS = {
     ColoredTrainingUnit: colored_experiment.run_training_unit,
     ColoredBaselineUnit: colored_experiment.run_baseline_unit,
 }
-# --dry-run estimates for a 2-core CPU: the training flop rate of benchmarks/train_step.py
-# (benchmarks/results.jsonl), plus the fixed costs that dominate small problems: per step, per model
-# and chunk of points within a step, and per unit (compilation, evaluation). Fitted to the smoke
-# and cpu profiles' measured unit times (0.7 ms and 4.5 ms per step).
-CPU_FLOPS_PER_SECOND = 50e9
-CPU_SECONDS_PER_STEP = 2e-4
-CPU_SECONDS_PER_MODEL_CHUNK = 7e-5
+# --dry-run estimates for a 2-core CPU: a training flop rate, plus the fixed costs that dominate
+# small problems: per step (Adam, noise), per model and chunk of points within a step, and per unit
+# (compilation, evaluation). Fitted to the cpu profile's unit times at 8becb2f (hand-derived
+# gradient; REPORT.md of that run: 48-100 s per isotropic unit, 219 s for the colored one). The
+# benchmark's larger problem runs at ~70 GFLOP/s (benchmarks/results.jsonl).
+CPU_FLOPS_PER_SECOND = 40e9
+COLORED_CPU_FLOPS_PER_SECOND = 12e9  # the rank-C template model's autodiff'd step
+CPU_SECONDS_PER_STEP = 1e-3
+CPU_SECONDS_PER_MODEL_CHUNK = 2e-5
 CPU_SECONDS_PER_UNIT = 8.0
 
 
@@ -179,10 +181,10 @@ def plan_lines(profile: Profile, figures, out: Path, shard: tuple[int, int]) -> 
 
 def estimated_cpu_seconds(unit) -> float:
     fixed = 0.0
-    if isinstance(unit, ColoredTrainingUnit):  # the rank-C model runs well below the isotropic flop rate
+    if isinstance(unit, ColoredTrainingUnit):
         chunks = -(-unit.data.num_train // unit.train.points_per_chunk)
         per_step = CPU_SECONDS_PER_STEP + 4 * CPU_SECONDS_PER_MODEL_CHUNK * len(unit.sizes) * chunks
-        return unit.flops() / (CPU_FLOPS_PER_SECOND / 5) + unit.train.num_steps * per_step + CPU_SECONDS_PER_UNIT
+        return unit.flops() / COLORED_CPU_FLOPS_PER_SECOND + unit.train.num_steps * per_step + CPU_SECONDS_PER_UNIT
     if isinstance(unit, TrainingUnit):
         chunks = -(-unit.data.num_train // unit.train.points_per_chunk)
         fixed = unit.train.num_steps * (CPU_SECONDS_PER_STEP + CPU_SECONDS_PER_MODEL_CHUNK * len(unit.sizes) * chunks)
