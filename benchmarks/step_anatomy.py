@@ -1,0 +1,120 @@
+"""Benchmark: where one batched training step's gradient spends its time (README "Speed").
+
+Same problem as train_step.py (M = 20..200, N = 200, d = 50, N_dup = 100). Prints one JSON record:
+  gradient   train.batched_losses_and_grads alone (no Adam, no noise draw), best of --repeats (s);
+  products   only the five matrix products per model and chunk that the gradient needs, in its
+             layout, plus one exponential and one elementwise product: a floor for this layout (s);
+each also as counted flops (12 N N_dup d sum M) over the float32 matmul rate; and, from a
+jax.profiler trace of the gradient, the share of XLA thunk time in matrix products ("dot"), in
+fusions that contain an exponential, and in the rest (summed over threads: shares, not seconds).
+
+    python benchmarks/step_anatomy.py [--repeats 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gzip
+import json
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+from train_step import matmul_rate  # this folder: run as a script
+
+from artifact import data, process
+from artifact import train as training
+
+FLOPS = 12 * 200 * 100 * 50 * sum(range(20, 201, 20))
+
+
+def _problem():
+    dataset = data.make_dataset(data.MixtureDataConfig(num_train=200, dim=50, num_components=12), seed=0)
+    x0 = jnp.asarray(dataset.train, jnp.float32)
+    models = training.init_models(jax.random.key(1), x0, list(range(20, 201, 20)), 1e-2)
+    t, eps = training.draw_batch(jax.random.key(2), 200, process.time_grid(), 100, 50)
+    return models, x0, t, eps
+
+
+def products_only(models, x0, t, eps, chunk: int = 10):
+    """The gradient's five products per model and chunk, component-major, with one exp and one product."""
+    num_points, draws, dim = eps.shape
+    rows = eps.reshape(num_points // chunk, chunk * draws, dim)
+
+    def step(carry, rows_c):
+        out = []
+        for model in models:
+            proj = model.means @ rows_c.T  # (M, R)
+            weights = jnp.exp(proj * 1e-3)
+            centroid = model.means.T @ weights  # (d, R)
+            back = weights * (model.means @ centroid)  # (M, R)
+            out.append(weights @ centroid.T + back @ rows_c)  # (M, d)
+        return jax.tree.map(jnp.add, carry, out), None
+
+    zeros = [jnp.zeros_like(m.means) for m in models]
+    return jax.lax.scan(step, zeros, rows)[0]
+
+
+def _best(fn, args, repeats):
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def thunk_shares(fn, args) -> dict[str, float]:
+    """Share of XLA thunk time by kind, from a perfetto trace of three calls."""
+    hlo = fn.lower(*args).compile().as_text()
+    # Parallel fusions run as call.N thunks; their names are those of the computations they call.
+    called = dict(re.findall(r"%(call[.\d]*) = [^\n]* call\([^\n]*to_apply=%([\w.-]+)", hlo))
+    jax.block_until_ready(fn(*args))
+    with tempfile.TemporaryDirectory() as folder:
+        with jax.profiler.trace(folder, create_perfetto_trace=True):
+            for _ in range(3):
+                jax.block_until_ready(fn(*args))
+        trace = json.load(gzip.open(next(Path(folder).rglob("perfetto_trace.json.gz"))))
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    totals = collections.Counter()
+    for event in events:
+        name = event.get("name", "")
+        if event.get("ph") != "X" or name.startswith("$") or "Thunk" in name or "Pjit" in name:
+            continue
+        if name.endswith(".clone") or name.startswith(("fused_computation", "end:", "while", "Transpose")):
+            continue  # nested in an event counted already
+        name = called.get(name, name)
+        kind = "dot" if name.startswith("dot") else "exp fusion" if "exponential" in name else "other"
+        totals[kind] += event.get("dur", 0)
+    whole = sum(totals.values())
+    return {kind: round(value / whole, 3) for kind, value in totals.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    problem = _problem()
+    gradient = jax.jit(training.batched_losses_and_grads)
+    products = jax.jit(products_only)
+    matmul = matmul_rate(2048, repeats=10)
+    seconds = {"gradient": _best(gradient, problem, args.repeats), "products": _best(products, problem, args.repeats)}
+    record = {
+        "benchmark": "step_anatomy",
+        "date": time.strftime("%Y-%m-%d"),
+        **{f"{k}_seconds": round(v, 4) for k, v in seconds.items()},
+        **{f"{k}_fraction_of_matmul": round(FLOPS / v / matmul, 3) for k, v in seconds.items()},
+        "matmul_gflops": round(matmul / 1e9, 1),
+        "gradient_thunk_shares": thunk_shares(gradient, problem),
+        "jax": jax.__version__,
+    }
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()
