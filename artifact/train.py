@@ -99,17 +99,14 @@ def batched_losses_and_grads(models: Sequence[MixtureDenoiser], x0, t, eps, poin
     chunk = _largest_divisor_at_most(num_points, points_per_chunk)
     x0_chunks, noise, point_of_row = mixture_grad.chunk_layouts(x0, eps, chunk)
 
+    means = tuple(model.means for model in models)
+    stds = jnp.stack([model.std for model in models])
+
     def chunk_step(carry, chunk_data):
         loss_sums, grads = carry
-        x0_c, t_c, noise_c = chunk_data
-        sums, chunk_grads = [], []
-        for model in models:
-            loss, d_means, d_std = mixture_grad.chunk_loss_and_grad(
-                model.means, model.std, x0_c, t_c, noise_c, point_of_row
-            )
-            sums.append(loss)
-            chunk_grads.append(MixtureDenoiser(d_means, d_std))
-        return (loss_sums + jnp.stack(sums), jax.tree.map(jnp.add, grads, tuple(chunk_grads))), None
+        losses, d_means, d_stds = mixture_grad.chunk_losses_and_grads(means, stds, *chunk_data, point_of_row)
+        chunk_grads = tuple(MixtureDenoiser(d_m, d_s) for d_m, d_s in zip(d_means, d_stds, strict=True))
+        return (loss_sums + losses, jax.tree.map(jnp.add, grads, chunk_grads)), None
 
     zeros = (jnp.zeros(len(models), x0.dtype), jax.tree.map(jnp.zeros_like, tuple(models)))
     t_chunks = t.reshape(num_points // chunk, chunk)
