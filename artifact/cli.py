@@ -143,18 +143,27 @@ def _fetch_data(args) -> int:
 
 def _assemble(profile, figures, out: Path, record: dict) -> None:
     from artifact import figures as figure_data
-    from artifact import plots, provenance, report, store
+    from artifact import pipeline, plots, provenance, report, store
 
     start = time.perf_counter()
     trees = figure_data.assemble(profile, figures, out)
     trees["attrs"] = {"profile": profile.name}
+    # Finished units are reused by configuration, whatever code computed them: say which code did.
+    units = pipeline.units_in_use(profile, figures, out)
+    labels = store.code_labels(out / "units" / unit.filename for unit in units)
+    stable = provenance.stable()
+    stable["units_computed_by"] = ", ".join(sorted(labels))
+    foreign = {label: names for label, names in labels.items() if label != provenance.code_label(stable)}
+    if foreign:
+        reused = "; ".join(f"{len(names)} by {label}" for label, names in sorted(foreign.items()))
+        print(
+            f"note: {sum(map(len, foreign.values()))} of {len(units)} units were computed by other code ({reused}), "
+            f"not this checkout's {provenance.code_label(stable)}; recorded in figures.h5 and REPORT.md "
+            "(--force recomputes every unit)",
+            file=sys.stderr,
+        )
     store.write_atomic(
-        out / "figures.h5",
-        "figures",
-        record,
-        trees,
-        provenance.stable(),
-        provenance.volatile(time.perf_counter() - start),
+        out / "figures.h5", "figures", record, trees, stable, provenance.volatile(time.perf_counter() - start)
     )
     plots.render(out / "figures.h5", out / "figures")
     report.write(out / "figures.h5", out, f"Profile `{profile.name}`: {profile.description}", out / "units")
@@ -213,7 +222,7 @@ def _compare(args) -> int:
 
 def _calibrate(args) -> int:
     """Run the profile once per seed as the main seed (units are shared), then write expected/<profile>.json."""
-    from artifact import compare, pipeline, profiles, provenance
+    from artifact import compare, pipeline, profiles, provenance, store
 
     started_from = provenance.stable()  # the code that makes the numbers: recorded as it was at the start
     if started_from["git_dirty"] != "false" and not args.allow_dirty:
@@ -225,6 +234,13 @@ def _calibrate(args) -> int:
     base = Path(args.out) if args.out else Path("results") / f"calibrate-{profile.name}"
     shared_units = _writable_folder(base) / "units"
     shared_units.mkdir(exist_ok=True)
+    # Units are reused by configuration; a calibration claims one revision, so it must not reuse others'.
+    foreign = sorted(set(store.code_labels(shared_units.glob("*.h5"))) - {provenance.code_label(started_from)})
+    if foreign:
+        raise UsageError(
+            f"{shared_units} holds units computed by other code ({', '.join(foreign)}), not this checkout's "
+            f"{provenance.code_label(started_from)}: calibrate into a fresh --out, or delete that folder"
+        )
     per_seed = {}
     for i, seed in enumerate(profile.seeds):
         rotated = profile.seeds[i:] + profile.seeds[:i]

@@ -257,13 +257,19 @@ def run(profile: Profile, figures, out: Path, shard: tuple[int, int], force: boo
     return all_complete(profile, figures, out)
 
 
-def all_complete(profile: Profile, figures, out: Path) -> bool:
+def units_in_use(profile: Profile, figures, out: Path) -> list | None:
+    """Every unit the figures are assembled from; None while a stage-1 unit (which decides stage 2) is missing."""
     units_dir = out / "units"
     baselines, groups = needed(profile, figures)
     units = list(baselines)
     for group in groups:
         first = stage1(profile, group)
         if not store.is_complete(units_dir / first.filename, first.kind):
-            return False
+            return None
         units += group_units(profile, group, units_dir)
-    return all(store.is_complete(units_dir / u.filename, u.kind) for u in units)
+    return units
+
+
+def all_complete(profile: Profile, figures, out: Path) -> bool:
+    units = units_in_use(profile, figures, out)
+    return units is not None and all(store.is_complete(out / "units" / u.filename, u.kind) for u in units)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 PACKAGES = ("jax", "jaxlib", "equinox", "optax", "numpy", "h5py", "matplotlib")
 
@@ -73,8 +76,13 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+@functools.cache
 def source_state() -> dict[str, str]:
-    """Git revision and whether the working tree differs from it ('unknown' outside a checkout)."""
+    """Git revision and whether the working tree differs from it ('unknown' outside a checkout).
+
+    Read once per process: the code a process runs is the code it imported, so a commit made during
+    a long run must not relabel the units that run writes afterwards.
+    """
     import os
 
     revision = _git("rev-parse", "HEAD")
@@ -85,6 +93,11 @@ def source_state() -> dict[str, str]:
         "git_revision": revision or "unknown",
         "git_dirty": "unknown" if status is None else str(bool(status)).lower(),
     }
+
+
+def code_label(state: Mapping[str, Any]) -> str:
+    """The code that made a result, from its provenance: the git revision, '+dirty' if uncommitted changes."""
+    return f"{state.get('git_revision', 'unknown')}{'+dirty' if state.get('git_dirty') == 'true' else ''}"
 
 
 def lock_digest() -> str:

@@ -19,6 +19,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from artifact import provenance
+
 SCHEMA_VERSION = 1
 
 # Datasets each kind of file must hold (besides attributes `schema`, `complete`, `config`).
@@ -174,6 +176,19 @@ def is_complete(path: Path, kind: str) -> bool:
     except InvalidResultFile:
         return False
     return True
+
+
+def code_labels(paths) -> dict[str, list[str]]:
+    """Which code wrote each result file: {provenance.code_label: [file names]}; unreadable files are skipped."""
+    labels: dict[str, list[str]] = {}
+    for path in paths:
+        try:
+            with h5py.File(path, "r") as f:
+                label = provenance.code_label(dict(f["provenance"].attrs))
+        except (OSError, KeyError):
+            continue
+        labels.setdefault(label, []).append(Path(path).name)
+    return labels
 
 
 def read_tree(path: Path) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Resume, shards, atomic files and schema checks, on a tiny configuration of the smoke profile."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,3 +140,37 @@ def test_another_configuration_in_the_same_folder_is_refused(reference, capsys):
 def test_plot_renders_from_hdf5_alone(reference, tmp_path):
     assert cli.main(["plot", str(reference), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "fig2.png").exists()
+
+
+def _copy_units_with_one_from_other_code(reference: Path, folder: Path) -> str:
+    """Copy the reference's units into folder/units and relabel one as computed by another revision."""
+    units = folder / "units"
+    units.mkdir(parents=True)
+    for unit in sorted((reference / "units").glob("*.h5")):
+        shutil.copy(unit, units / unit.name)
+    other = "f" * 40
+    with h5py.File(next(iter(sorted(units.glob("*.h5")))), "r+") as f:
+        f["provenance"].attrs["git_revision"] = other
+        f["provenance"].attrs["git_dirty"] = "false"
+    return other
+
+
+def test_reused_units_of_other_code_are_named_in_the_outputs(reference, tmp_path, capsys):
+    other = _copy_units_with_one_from_other_code(reference, tmp_path)
+    _run(tmp_path)
+    err = capsys.readouterr().err
+    assert "computing" not in err and f"1 of {len(list(tmp_path.glob('units/*.h5')))} units" in err and other in err
+    with h5py.File(tmp_path / "figures.h5") as f:
+        computed_by = f["provenance"].attrs["units_computed_by"].split(", ")
+        assert other in computed_by and len(computed_by) == 2
+    assert f"1 by {other}" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_calibrate_refuses_units_of_other_code(reference, tmp_path, capsys):
+    other = _copy_units_with_one_from_other_code(reference, tmp_path / "runs")
+    settings = [a for a in TINY if a not in ("--profile", "smoke", "--seeds", "0,1")]
+    argv = ["calibrate", "--profile", "smoke", "--seeds", "0,1", *settings, "--out", str(tmp_path / "runs")]
+    code = cli.main([*argv, "--expected-out", str(tmp_path / "expected.json"), "--allow-dirty"])
+    err = capsys.readouterr().err
+    assert code == 2 and other in err and "fresh --out" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "expected.json").exists()
