@@ -58,7 +58,9 @@ def _run_record(profile, overrides, figures) -> dict:
 
 
 def _reproduce(args) -> int:
-    from artifact import pipeline
+    from artifact import pipeline, provenance
+
+    provenance.source_state()  # the code this process imported, before any unit is written
 
     profile, overrides, figures, shard = _resolve(args)
     out = Path(args.out) if args.out else Path("results") / profile.name
@@ -150,7 +152,10 @@ def _assemble(profile, figures, out: Path, record: dict) -> None:
     trees["attrs"] = {"profile": profile.name}
     # Finished units are reused by configuration, whatever code computed them: say which code did.
     units = pipeline.units_in_use(profile, figures, out)
-    labels = store.code_labels(out / "units" / unit.filename for unit in units)
+    if units is None or not pipeline.all_complete(profile, figures, out):
+        raise UsageError(f"{out / 'units'} lacks units these figures need: rerun the same command to compute them")
+    unit_paths = [out / "units" / unit.filename for unit in units]
+    labels = store.code_labels(unit_paths)
     stable = provenance.stable()
     stable["units_computed_by"] = ", ".join(sorted(labels))
     foreign = {label: names for label, names in labels.items() if label != provenance.code_label(stable)}
@@ -166,7 +171,7 @@ def _assemble(profile, figures, out: Path, record: dict) -> None:
         out / "figures.h5", "figures", record, trees, stable, provenance.volatile(time.perf_counter() - start)
     )
     plots.render(out / "figures.h5", out / "figures")
-    report.write(out / "figures.h5", out, f"Profile `{profile.name}`: {profile.description}", out / "units")
+    report.write(out / "figures.h5", out, f"Profile `{profile.name}`: {profile.description}", unit_paths)
 
 
 def _plot(args) -> int:
@@ -250,7 +255,8 @@ def _calibrate(args) -> int:
         if not (out / "units").exists():
             (out / "units").symlink_to(shared_units.resolve(), target_is_directory=True)
         print(f"calibration run with main seed {seed}", file=sys.stderr)
-        pipeline.run(rotated_profile, figures, out, (0, 1), force=False)
+        if not pipeline.run(rotated_profile, figures, out, (0, 1), force=False):
+            raise UsageError(f"{out / 'units'} lacks units after the run: rerun the same command to compute them")
         record = _run_record(rotated_profile, overrides, figures)
         _assemble(rotated_profile, figures, out, record)
         per_seed[seed] = compare.observables(out / "figures.h5")

@@ -20,8 +20,8 @@ Why by hand: on a CPU, XLA turns the reductions of an autodiff'd softmax (over c
 dimensions, over draws) into slow loops and re-reads the noise in transposed order once per model.
 Here every large sum is a matrix product: the posterior normaliser rides along the centroid product
 as a row of ones, per-point sums are products with the one-hot point indicator, and the only
-reductions left are the softmax's maximum and centring sum over components and sums over d of
-(d, R) tables. The layout is
+reductions left are the softmax's maximum and centring sum over components and the loss's sums
+over each model's (d, R) tables. The layout is
 component-major, (M, R), so broadcasts along samples are contiguous. Measured in
 benchmarks/train_step.py; `train.batched_losses` stays the definition the tests compare this with.
 """

@@ -78,26 +78,36 @@ def _git(*args: str) -> str | None:
 
 @functools.cache
 def source_state() -> dict[str, str]:
-    """Git revision and whether the working tree differs from it ('unknown' outside a checkout).
+    """Git revision, whether the working tree differs from it, and a digest of that difference
+    ('unknown' outside a checkout).
 
-    Read once per process: the code a process runs is the code it imported, so a commit made during
-    a long run must not relabel the units that run writes afterwards.
+    Read once per process (the commands read it before any work): the code a process runs is the
+    code it imported, so a commit made during a long run must not relabel the units it writes later.
     """
+    import hashlib
     import os
 
     revision = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no")
     if revision is None and os.environ.get("ARTIFACT_GIT_REVISION"):  # containers carry no .git
-        return {"git_revision": os.environ["ARTIFACT_GIT_REVISION"], "git_dirty": "unknown"}
+        return {"git_revision": os.environ["ARTIFACT_GIT_REVISION"], "git_dirty": "unknown", "git_diff_sha256": ""}
+    diff = _git("diff", "HEAD") if status else None  # two different edits of one revision must differ
     return {
         "git_revision": revision or "unknown",
         "git_dirty": "unknown" if status is None else str(bool(status)).lower(),
+        "git_diff_sha256": hashlib.sha256(diff.encode()).hexdigest()[:16] if diff else "",
     }
 
 
 def code_label(state: Mapping[str, Any]) -> str:
-    """The code that made a result, from its provenance: the git revision, '+dirty' if uncommitted changes."""
-    return f"{state.get('git_revision', 'unknown')}{'+dirty' if state.get('git_dirty') == 'true' else ''}"
+    """The code that made a result, from its provenance: the git revision; '+dirty:<digest of the
+    uncommitted changes>' for a modified tree; a trailing '?' where the tree's state is unknown."""
+    revision, dirty = state.get("git_revision", "unknown"), state.get("git_dirty", "unknown")
+    if dirty == "false":
+        return revision
+    if dirty == "true":
+        return f"{revision}+dirty:{state.get('git_diff_sha256') or '?'}"
+    return f"{revision}?"
 
 
 def lock_digest() -> str:

@@ -152,7 +152,8 @@ def _claims(f: h5py.File) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-def write(figures_h5: Path, out: Path, profile_description: str, units_dir: Path) -> Path:
+def write(figures_h5: Path, out: Path, profile_description: str, unit_paths: list[Path]) -> Path:
+    """REPORT.md in `out`: the claims from figures.h5, then time, memory, device and code of each unit used."""
     lines = [
         "# Reproduction report",
         "",
@@ -175,7 +176,7 @@ def write(figures_h5: Path, out: Path, profile_description: str, units_dir: Path
     ]
     total = 0.0
     by_code: dict[str, int] = {}
-    for path in sorted(units_dir.glob("*.h5")):
+    for path in sorted(unit_paths):
         with h5py.File(path, "r") as f:
             vol, prov = f["volatile"].attrs, f["provenance"].attrs
             total += float(vol["wall_seconds"])

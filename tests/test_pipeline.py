@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import TINY, run_tiny
 
-from artifact import cli, store
+from artifact import cli, provenance, store
 
 
 def _run(out: Path, *extra: str) -> None:
@@ -174,3 +174,23 @@ def test_calibrate_refuses_units_of_other_code(reference, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and other in err and "fresh --out" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "expected.json").exists()
+
+
+def test_code_labels_tell_edits_and_unknown_trees_apart():
+    clean = {"git_revision": "abc", "git_dirty": "false", "git_diff_sha256": ""}
+    edit_1 = {"git_revision": "abc", "git_dirty": "true", "git_diff_sha256": "1111"}
+    edit_2 = {"git_revision": "abc", "git_dirty": "true", "git_diff_sha256": "2222"}
+    container = {"git_revision": "abc", "git_dirty": "unknown", "git_diff_sha256": ""}
+    labels = [provenance.code_label(state) for state in (clean, edit_1, edit_2, container)]
+    assert labels[0] == "abc" and len(set(labels)) == 4
+    assert provenance.code_label({"git_revision": "abc", "git_dirty": "true"}).endswith("+dirty:?")  # older files
+
+
+def test_source_state_digests_the_uncommitted_changes():
+    state = provenance.source_state()
+    if state["git_dirty"] == "true":
+        assert len(state["git_diff_sha256"]) == 16
+    elif state["git_dirty"] == "false":
+        assert state["git_diff_sha256"] == "" and len(state["git_revision"]) == 40
+    else:
+        pytest.skip("not a git checkout")
