@@ -148,12 +148,12 @@ def _assemble(profile, figures, out: Path, record: dict) -> None:
     from artifact import pipeline, plots, provenance, report, store
 
     start = time.perf_counter()
+    units = pipeline.units_in_use(profile, figures, out)
+    if units is None or not all(store.is_complete(out / "units" / u.filename, u.kind) for u in units):
+        raise UsageError(f"{out / 'units'} lacks units these figures need: rerun the same command to compute them")
     trees = figure_data.assemble(profile, figures, out)
     trees["attrs"] = {"profile": profile.name}
     # Finished units are reused by configuration, whatever code computed them: say which code did.
-    units = pipeline.units_in_use(profile, figures, out)
-    if units is None or not pipeline.all_complete(profile, figures, out):
-        raise UsageError(f"{out / 'units'} lacks units these figures need: rerun the same command to compute them")
     unit_paths = [out / "units" / unit.filename for unit in units]
     labels = store.code_labels(unit_paths)
     stable = provenance.stable()

@@ -7,7 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from artifact import provenance
+from artifact import provenance, store
 
 
 def _claims(f: h5py.File) -> list[tuple[str, str, str, str, str]]:
@@ -175,19 +175,18 @@ def write(figures_h5: Path, out: Path, profile_description: str, unit_paths: lis
         "|---|---|---|---|---|",
     ]
     total = 0.0
-    by_code: dict[str, int] = {}
     for path in sorted(unit_paths):
         with h5py.File(path, "r") as f:
             vol, prov = f["volatile"].attrs, f["provenance"].attrs
             total += float(vol["wall_seconds"])
-            by_code[provenance.code_label(dict(prov))] = by_code.get(provenance.code_label(dict(prov)), 0) + 1
             lines.append(
                 f"| {path.name} | {float(vol['wall_seconds']):,.1f} | {float(vol['peak_rss_mib']):,.0f} "
                 f"| {prov['devices']} | {provenance.code_label(dict(prov))} |"
             )
     lines += ["", f"Total unit time: {total / 60:,.1f} min."]
+    by_code = store.code_labels(unit_paths)
     if len(by_code) > 1:  # finished units are reused by configuration, whatever code computed them
-        counts = ", ".join(f"{n} by {label}" for label, n in sorted(by_code.items()))
+        counts = ", ".join(f"{len(names)} by {label}" for label, names in sorted(by_code.items()))
         lines += ["", f"The units were computed by {len(by_code)} different code revisions: {counts}."]
     path = out / "REPORT.md"
     tmp = path.with_suffix(".md.tmp")
