@@ -87,10 +87,10 @@ def paper(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Training-step benchmark vs the matmul rate (appends to benchmarks/results.jsonl), then step_anatomy. ~2 min."""
+    """Train-step benchmark vs the matmul rate, then step_anatomy; both append to benchmarks/results.jsonl. ~2 min."""
     _install(session)
     session.run("python", "benchmarks/train_step.py", "--record", "benchmarks/results.jsonl", *session.posargs)
-    session.run("python", "benchmarks/step_anatomy.py")
+    session.run("python", "benchmarks/step_anatomy.py", "--record", "benchmarks/results.jsonl")
 
 
 def _pins(path: Path) -> tuple[dict[str, str], set[str]]:

@@ -4,11 +4,13 @@ Same problem as train_step.py (M = 20..200, N = 200, d = 50, N_dup = 100). Print
   gradient   train.batched_losses_and_grads alone (no Adam, no noise draw), best of --repeats (s);
   products   only the five matrix products per model and chunk that the gradient needs, in its
              layout, plus one exponential and one elementwise product: a floor for this layout (s);
-each also as counted flops (12 N N_dup d sum M) over the float32 matmul rate; and, from a
+each also as counted flops (12 N N_dup d sum M) over the float32 matmul rate; from a
 jax.profiler trace of the gradient, the share of XLA thunk time in matrix products ("dot"), in
-fusions that contain an exponential, and in the rest (summed over threads: shares, not seconds).
+fusions that contain an exponential, and in the rest (summed over threads: shares, not seconds);
+and the compiled operations in one chunk's step of the scan (all ten models). --record FILE
+appends the record (with the git revision measured) to a JSON-lines file.
 
-    python benchmarks/step_anatomy.py [--repeats 10]
+    python benchmarks/step_anatomy.py [--repeats 10] [--record benchmarks/results.jsonl]
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from train_step import matmul_rate  # this folder: run as a script
 
-from artifact import data, process
+from artifact import data, process, provenance
 from artifact import train as training
 
 FLOPS = 12 * 200 * 100 * 50 * sum(range(20, 201, 20))
@@ -95,9 +97,19 @@ def thunk_shares(fn, args) -> dict[str, float]:
     return {kind: round(value / whole, 3) for kind, value in totals.items()}
 
 
+def operations_per_chunk(fn, args) -> int:
+    """Operations in the compiled scan body (one chunk, every model), not counting tuple bookkeeping."""
+    hlo = fn.lower(*args).compile().as_text()
+    bodies = re.findall(r"while\([^\n]*body=%([\w.-]+)", hlo)
+    texts = [re.search(r"\n%" + re.escape(b) + r" \(.*?\n\}", hlo, re.S).group(0) for b in bodies]
+    ops = re.findall(r"= \S+ ([\w-]+)\(", max(texts, key=len))
+    return sum(op not in ("get-tuple-element", "bitcast", "constant", "parameter", "tuple") for op in ops)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--record", help="append the JSON record to this file")
     args = parser.parse_args()
     problem = _problem()
     gradient = jax.jit(training.batched_losses_and_grads)
@@ -111,9 +123,14 @@ def main() -> None:
         **{f"{k}_fraction_of_matmul": round(FLOPS / v / matmul, 3) for k, v in seconds.items()},
         "matmul_gflops": round(matmul / 1e9, 1),
         "gradient_thunk_shares": thunk_shares(gradient, problem),
+        "operations_per_chunk": operations_per_chunk(gradient, problem),
         "jax": jax.__version__,
+        **provenance.source_state(),  # which code: the revision, and whether the tree was dirty
     }
     print(json.dumps(record))
+    if args.record:
+        with open(args.record, "a") as f:
+            f.write(json.dumps(record) + "\n")
 
 
 if __name__ == "__main__":
