@@ -2,7 +2,7 @@
 environment, unless ARTIFACT_NOX_BACKEND=none: then it uses the running Python as it is (inside the
 container, and under ./repro test, whose .venv is already that lock).
 
-    nox -s tests lint smoke      # what ./repro test and CI run (~8 min on 2 cores)
+    nox -s tests lint smoke      # what ./repro test and CI run (~7 min on 2 cores)
 """
 
 from __future__ import annotations
