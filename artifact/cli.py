@@ -1,14 +1,34 @@
-"""Command line: python -m artifact <subcommand>. Bad input ends with one line on stderr and exit 2."""
+"""Command line: python -m artifact <subcommand>.
+
+Every failure the user can act on ends with one line on stderr that says what to do, and an exit
+code from EXIT_CODES; none ends in a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import os
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from artifact import files
+
+EXIT_CODES = {
+    0: "done",
+    1: "compare: a check failed",
+    2: "bad input (arguments, configuration, missing or corrupted data, unreadable results)",
+    3: "the file system refused a write (disk full, quota, I/O error); finished units are kept",
+    130: "interrupted (Ctrl-C); finished units are kept",
+    143: "terminated by SIGTERM (e.g. SLURM pre-emption); finished units are kept",
+}
+EPILOG = (
+    "exit codes: "
+    + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
+    + ". A rerun of the same command resumes: it skips finished units."
+)
 
 
 class UsageError(Exception):
@@ -26,9 +46,8 @@ def _info(args) -> int:
 def _writable_folder(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=path):
+            pass
     except OSError as error:
         raise UsageError(
             f"output folder {path} is not writable ({error.strerror}); choose another with --out"
@@ -82,9 +101,7 @@ def _reproduce(args) -> int:
                 f"{out} holds results of another configuration ({previous.get('profile')} with "
                 f"{previous.get('overrides') or 'no overrides'}); use another --out, or --force to add to it"
             )
-    tmp = run_file.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=list) + "\n")
-    tmp.replace(run_file)
+    files.write_text(run_file, json.dumps(record, indent=2, default=list) + "\n")
     start = time.perf_counter()
     print(f"reproducing figures {','.join(figures)} at the {profile.name} profile into {out}", file=sys.stderr)
     complete = pipeline.run(profile, figures, out, shard, args.force)
@@ -218,9 +235,9 @@ def _compare(args) -> int:
         raise UsageError(str(error)) from None
     text, markdown = compare.render(results)
     print(f"comparing {out} with {expected}\n{text}", end="")
-    (out / "compare.md").write_text(f"# Comparison with {expected.name}\n\n{markdown}")
-    (out / "compare.json").write_text(
-        json.dumps([dataclasses.asdict(r) for r in results], indent=1, default=str) + "\n"
+    files.write_text(out / "compare.md", f"# Comparison with {expected.name}\n\n{markdown}")
+    files.write_text(
+        out / "compare.json", json.dumps([dataclasses.asdict(r) for r in results], indent=1, default=str) + "\n"
     )
     return 0 if all(r.passed for r in results) else 1
 
@@ -273,9 +290,7 @@ def _calibrate(args) -> int:
     }
     EXPECTED_DIR.mkdir(exist_ok=True)
     path = Path(args.expected_out) if args.expected_out else EXPECTED_DIR / f"{profile.name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=1) + "\n")
-    tmp.replace(path)
+    files.write_text(path, json.dumps(document, indent=1) + "\n")
     print(f"wrote {len(checks)} checks to {path}", file=sys.stderr)
     return 0
 
@@ -297,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m artifact",
         description="Reproduce 'On the Edge of Memorization in Diffusion Models' (NeurIPS 2025).",
+        epilog=EPILOG,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="versions, devices and numerics settings of this machine")
@@ -307,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train, evaluate and assemble figures into HDF5, plots and REPORT.md",
         description="Compute the units the chosen figures need (skipping finished ones), then "
         "assemble DIR/figures.h5, DIR/figures/*.png|pdf and DIR/REPORT.md from them.",
+        epilog=EPILOG,
     )
     _profile_arguments(rep, default_profile="cpu")
     rep.add_argument("--out", help="output folder (default: results/<profile>)")
@@ -362,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except files.StorageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("interrupted: finished units are kept; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -12,13 +12,13 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from artifact import files
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "data" / "fashion-mnist.json"
@@ -83,10 +83,7 @@ def fetch(folder: Path, base_url: str | None = None) -> list[Path]:
         md5, _ = _digests(data)
         if md5 != doc["files"][name]["md5"]:
             raise DataError(f"{url} served a file with MD5 {md5}, not the official {doc['files'][name]['md5']}")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        shutil.move(tmp, folder / name)
+        files.write_bytes(folder / name, data)
         read_verified(folder, name)
         written.append(folder / name)
     return written
@@ -117,10 +114,11 @@ def offline_sample() -> tuple[np.ndarray, Path]:
         raise DataError(
             f"{path} is missing from this checkout; restore it with `git checkout -- {entry['search_path'][0]}`"
         )
-    text = gzip.decompress(path.read_bytes())
-    if hashlib.sha256(text).hexdigest() != entry["sha256_uncompressed"]:
+    compressed = path.read_bytes()
+    # Compared before decompressing: corrupted bytes must give this message, not a zlib traceback.
+    if hashlib.sha256(compressed).hexdigest() != entry["sha256"]:
         raise DataError(f"{path} is corrupted; restore it with `git checkout -- {entry['search_path'][0]}`")
-    return parse_csv_images(text.decode())[1], path
+    return parse_csv_images(gzip.decompress(compressed).decode())[1], path
 
 
 @dataclass(frozen=True)

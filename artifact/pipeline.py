@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from artifact import colored_experiment, experiment, provenance, store
+from artifact import colored_experiment, experiment, files, provenance, store
 from artifact.colored_experiment import ColoredBaselineUnit, ColoredTrainingUnit
 from artifact.experiment import BaselineUnit, TrainingUnit
 from artifact.profiles import Profile, Tuple3
@@ -225,8 +225,12 @@ class Progress:
 def run_unit(unit, units_dir: Path, force: bool) -> str:
     """Compute and store one unit unless a complete file exists. Returns 'done', 'computed'."""
     path = units_dir / unit.filename
-    if not force and store.is_complete(path, unit.kind):
-        return "done"
+    if not force and path.exists():
+        try:
+            store.validate(path, unit.kind)
+            return "done"
+        except store.InvalidResultFile as error:
+            print(f"  note: {error}; computing it again", file=sys.stderr)
     print(f"  computing {_describe(unit)}", file=sys.stderr)
     start = time.perf_counter()
     progress = Progress(unit.filename.split("_")[0])
@@ -238,11 +242,22 @@ def run_unit(unit, units_dir: Path, force: bool) -> str:
     return "computed"
 
 
+def sweep_temporaries(out: Path) -> None:
+    """Remove, and say so, the temporary files that interrupted runs on this host left in `out`."""
+    for folder in (out, out / "units", out / "figures"):
+        removed = files.remove_stale(folder)
+        if removed:
+            print(
+                f"note: removed {len(removed)} temporary file(s) that an interrupted run left in {folder}",
+                file=sys.stderr,
+            )
+
+
 def run(profile: Profile, figures, out: Path, shard: tuple[int, int], force: bool) -> bool:
     """Run every unit of this shard. Returns True when all units the figures need are complete."""
     units_dir = out / "units"
     units_dir.mkdir(parents=True, exist_ok=True)
-    store.remove_stale_temporaries(units_dir)
+    sweep_temporaries(out)
     baselines, groups = needed(profile, figures)
     jobs = _shard([*baselines, *groups], shard)
     for i, job in enumerate(jobs, 1):

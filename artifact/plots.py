@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import h5py
@@ -10,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from artifact import files  # noqa: E402
 
 
 def _shade(ax, group, n):
@@ -161,7 +164,9 @@ def render(figures_h5: Path, out_dir: Path) -> list[Path]:
             fig.suptitle(f"{name.replace('fig', 'Figure ')} ({f.attrs.get('profile', '?')} profile)", fontsize=10)
             for ext in ("png", "pdf"):
                 path = out_dir / f"{name}.{ext}"
-                fig.savefig(path, dpi=120, metadata={"CreationDate": None} if ext == "pdf" else None)
+                image = io.BytesIO()  # rendered whole first: a reader never sees half an image
+                fig.savefig(image, format=ext, dpi=120, metadata={"CreationDate": None} if ext == "pdf" else None)
+                files.write_bytes(path, image.getvalue())
                 written.append(path)
             plt.close(fig)
     return written

@@ -7,7 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from artifact import provenance, store
+from artifact import files, provenance, store
 
 
 def _claims(f: h5py.File) -> list[tuple[str, str, str, str, str]]:
@@ -189,7 +189,5 @@ def write(figures_h5: Path, out: Path, profile_description: str, unit_paths: lis
         counts = ", ".join(f"{len(names)} by {label}" for label, names in sorted(by_code.items()))
         lines += ["", f"The units were computed by {len(by_code)} different code revisions: {counts}."]
     path = out / "REPORT.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
+    files.write_text(path, "\n".join(lines) + "\n")
     return path

@@ -1,17 +1,14 @@
-"""The one place that reads and writes files: HDF5 units and figures, atomically, with provenance.
+"""HDF5 result files (units and figures.h5): their schema, writing them with provenance, reading them.
 
-A file appears under its final name only once it is complete (written to a temporary name in the
-same folder, flushed, fsynced, then renamed), and it carries `complete = 1` and its schema name as
-attributes; `validate` checks those and the datasets the schema requires, so a truncated or foreign
-file is never taken for a finished result.
+A file appears under its final name only once it is complete (`files.write_bytes`), and it carries
+`complete = 1` and its schema name as attributes; `validate` checks those and the datasets the
+schema requires, so a truncated or foreign file is never taken for a finished result.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import socket
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from artifact import provenance
+from artifact import files, provenance
 
 SCHEMA_VERSION = 1
 
@@ -119,36 +116,21 @@ def write_atomic(
     provenance: stable facts (versions, revision, settings) that reruns share;
     volatile: facts that differ between reruns (time, host, wall time, memory), kept in their own group.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}~{socket.gethostname()}~{os.getpid()}~", suffix=".tmp", dir=path.parent
-    )
-    os.close(fd)
-    try:
-        with h5py.File(tmp_name, "w", track_order=True) as f:
-            f.attrs["schema"] = f"{kind}/v{SCHEMA_VERSION}"
-            f.attrs["config"] = json.dumps(config, sort_keys=True)
-            _write_tree(f, tree)
-            prov = f.create_group("provenance")
-            for name, value in provenance.items():
-                _write_attr(prov, name, value)
-            vol = f.create_group("volatile")
-            for name, value in volatile.items():
-                _write_attr(vol, name, value)
-            f.attrs["complete"] = 1  # last: a file without it was not finished
-            f.flush()
-        with open(tmp_name, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    # Built in memory, then written as bytes: h5py then never writes to (or closes a file on) a full
+    # disk, which can crash the process in h5py's clean-up instead of raising.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w", track_order=True) as f:
+        f.attrs["schema"] = f"{kind}/v{SCHEMA_VERSION}"
+        f.attrs["config"] = json.dumps(config, sort_keys=True)
+        _write_tree(f, tree)
+        prov = f.create_group("provenance")
+        for name, value in provenance.items():
+            _write_attr(prov, name, value)
+        vol = f.create_group("volatile")
+        for name, value in volatile.items():
+            _write_attr(vol, name, value)
+        f.attrs["complete"] = 1  # last: a file without it was not finished
+    files.write_bytes(path, buffer.getvalue())
 
 
 def validate(path: Path, kind: str) -> None:
@@ -209,32 +191,3 @@ def read_tree(path: Path) -> dict[str, Any]:
 def config_of(path: Path) -> dict[str, Any]:
     with h5py.File(path, "r") as f:
         return json.loads(f.attrs["config"])
-
-
-def remove_stale_temporaries(folder: Path) -> int:
-    """Delete temporaries left by killed runs of this host (their process is gone). Returns how many.
-
-    Temporaries of live processes, or of other hosts sharing the folder (SLURM arrays), are kept.
-    """
-    host = socket.gethostname()
-    count = 0
-    for tmp in Path(folder).glob(".*.tmp"):
-        parts = tmp.name.split("~")
-        try:
-            tmp_host, pid = parts[1], int(parts[2])
-        except (IndexError, ValueError):
-            continue
-        if tmp_host == host and not _process_alive(pid):
-            tmp.unlink(missing_ok=True)
-            count += 1
-    return count
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
