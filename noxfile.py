@@ -163,6 +163,7 @@ def _apt_install(session: nox.Session, programs: dict[str, str]) -> None:
 @nox.session(venv_backend="none")
 def slurm(session: nox.Session) -> None:
     """A single-node SLURM on this machine runs the smoke profile as a 3-shard array plus the assembly job,
-    then checks compare and equality with an unsharded run (root; installs Debian's slurm-wlm and munge). ~5 min."""
+    then checks compare and equality with an unsharded run (root; installs Debian's slurm-wlm and munge). ~4 min;
+    fails with the failing task's log after DEADLINE_S seconds (default 900)."""
     _apt_install(session, {"slurmctld": "slurm-wlm", "munged": "munge"})
     session.run("bash", "hpc/test_local_slurm.sh", *(session.posargs or ["/tmp/edge-slurm"]), external=True)
