@@ -162,11 +162,11 @@ def _fetch_data(args) -> int:
 
 def _assemble(profile, figures, out: Path, record: dict) -> None:
     from artifact import figures as figure_data
-    from artifact import pipeline, plots, provenance, report, store
+    from artifact import pipeline, plots, provenance, report, stages, store
 
     start = time.perf_counter()
     units = pipeline.units_in_use(profile, figures, out)
-    if units is None or not all(store.is_complete(out / "units" / u.filename, u.kind) for u in units):
+    if units is None or not all(stages.is_done(u, out / "units") for u in units):
         raise UsageError(f"{out / 'units'} lacks units these figures need: rerun the same command to compute them")
     trees = figure_data.assemble(profile, figures, out)
     trees["attrs"] = {"profile": profile.name}
@@ -206,9 +206,6 @@ def _plot(args) -> int:
     return 0
 
 
-EXPECTED_DIR = Path(__file__).resolve().parent.parent / "expected"
-
-
 def _profile_of(out: Path) -> str:
     try:
         return json.loads((out / "run.json").read_text())["profile"]
@@ -224,7 +221,7 @@ def _compare(args) -> int:
     out = Path(args.dir)
     if not out.is_dir():
         raise UsageError(f"{out} is not a folder; pass the --out folder of a reproduce run")
-    expected = Path(args.expected) if args.expected else EXPECTED_DIR / f"{_profile_of(out)}.json"
+    expected = Path(args.expected) if args.expected else compare.EXPECTED_DIR / f"{_profile_of(out)}.json"
     if not expected.exists():
         raise UsageError(
             f"no expected values at {expected}; pass --expected FILE or run `python -m artifact calibrate`"
@@ -245,6 +242,7 @@ def _compare(args) -> int:
 def _calibrate(args) -> int:
     """Run the profile once per seed as the main seed (units are shared), then write expected/<profile>.json."""
     from artifact import compare, pipeline, profiles, provenance, store
+    from artifact import figures as figure_modules
 
     started_from = provenance.stable()  # the code that makes the numbers: recorded as it was at the start
     if started_from["git_dirty"] != "false" and not args.allow_dirty:
@@ -276,7 +274,7 @@ def _calibrate(args) -> int:
             raise UsageError(f"{out / 'units'} lacks units after the run: rerun the same command to compute them")
         record = _run_record(rotated_profile, overrides, figures)
         _assemble(rotated_profile, figures, out, record)
-        per_seed[seed] = compare.observables(out / "figures.h5")
+        per_seed[seed] = figure_modules.observables(out / "figures.h5")
     checks = compare.calibrated_checks(per_seed, profile.seeds[0], profile.eval.num_samples)
     document = {
         "profile": profile.name,
@@ -288,8 +286,7 @@ def _calibrate(args) -> int:
         "calibration": {**started_from, "dirty_allowed": bool(args.allow_dirty)},
         "checks": checks,
     }
-    EXPECTED_DIR.mkdir(exist_ok=True)
-    path = Path(args.expected_out) if args.expected_out else EXPECTED_DIR / f"{profile.name}.json"
+    path = Path(args.expected_out) if args.expected_out else compare.EXPECTED_DIR / f"{profile.name}.json"
     files.write_text(path, json.dumps(document, indent=1) + "\n")
     print(f"wrote {len(checks)} checks to {path}", file=sys.stderr)
     return 0

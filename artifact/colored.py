@@ -7,7 +7,7 @@ Gaussian N(u_k ⊗ a_k, v I_C ⊗ a_k a_k^T) in dimension C P. Arrays hold sampl
 With n_k = ||a_k||^2 and x̄_k = x_t - alpha u_k ⊗ a_k, the noisy covariance alpha^2 v I ⊗ a a^T + sigma^2 I
 has, channel by channel, the inverse (1/sigma^2)(I - gamma_k a_k a_k^T), gamma_k = alpha^2 v / (sigma^2 +
 alpha^2 v n_k), and log-determinant C (P log sigma^2 + log(1 + alpha^2 v n_k / sigma^2)). The released
-code drops the factor C on the second term; here it is kept (DESIGN.md).
+code drops the factor C on the second term; here it is kept (the exact log-determinant).
 
 As for the isotropic model, the training residual is computed from the clean point and the noise:
 the Mahalanobis term splits into the part of x̄_k orthogonal to a_k (a small N x M table from x0,
@@ -150,7 +150,7 @@ def flatten(x):
 def partial_memorization_init(key, train, labels, templates, num_components: int, init_variance: float = 1e-6):
     """M distinct training samples: their class templates, their exact colors, color variance init_variance.
 
-    (The released code stores 1e-6 as the standard deviation, i.e. variance 1e-12; DESIGN.md keeps 1e-6.)
+    (The released code stores 1e-6 as the standard deviation, i.e. variance 1e-12; we keep the variance 1e-6.)
     """
     from artifact.model import memorized_subset
 
@@ -158,10 +158,3 @@ def partial_memorization_init(key, train, labels, templates, num_components: int
     chosen_templates = jnp.asarray(templates)[labels[idx]]
     colors = recover_colors(train[idx], chosen_templates)
     return ColoredTemplateMixture(chosen_templates, colors, jnp.sqrt(jnp.asarray(init_variance, jnp.float32)))
-
-
-def losses_and_grads(models, x0, t, eps, points_per_chunk: int = 10):
-    """Training losses and gradients of a batch of colored models (see train.chunked_losses_and_grads)."""
-    from artifact.train import chunked_losses_and_grads
-
-    return chunked_losses_and_grads(lambda m, x, e, tt: m.eps_residual(x, e, tt), models, x0, t, eps, points_per_chunk)

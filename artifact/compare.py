@@ -19,145 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
-import numpy as np
 
-from artifact import store
+from artifact import figures, store
+from artifact.figures import Observation
 
+EXPECTED_DIR = Path(__file__).resolve().parent.parent / "expected"
+PAPER_CLAIMS = EXPECTED_DIR / "paper.json"  # the paper's own statements, checked on any profile for REPORT.md
 RULES = ("ratio", "grid", "relative", "absolute", "at_most", "at_least")
 # Continuous quantities (losses, fit errors) can agree to many digits across three seeds by chance
 # (the regression's optimum, a baseline loss): calibration never makes their band narrower than this.
 CONTINUOUS_FLOOR = 0.05
-
-
-@dataclass(frozen=True)
-class Observation:
-    value: float
-    rule: str  # the rule a seed-calibrated tolerance uses for this quantity
-    claim: str
-    quantum: float = 0.0  # the smallest change the quantity can make (1/samples, a grid step)
-
-
-def _ratio_at(m_over_n, ratios, x):
-    hits = np.flatnonzero(np.isclose(m_over_n, x))
-    return float(ratios[hits[0]]) if hits.size else None
-
-
-def _first_at_least(m_over_n, ratios, threshold):
-    hits = np.flatnonzero(ratios >= threshold)
-    return float(m_over_n[hits[0]]) if hits.size else float("nan")
-
-
-def _ratio_observables(name: str, g, samples: int, claim: str) -> dict[str, Observation]:
-    """The memorization ratio at M/N = 0.1, ..., 1.0 where a model was trained (Figs 2 and 5)."""
-    m_over_n, ratios = g["M_over_N"][()], g["memorization_ratio"][()]
-    out = {}
-    for x in np.round(np.arange(1, 11) / 10, 2):
-        value = _ratio_at(m_over_n, ratios, x)
-        if value is not None:
-            out[f"{name}.memorization_ratio@M/N={x:.1f}"] = Observation(value, "ratio", claim, 1.0 / samples)
-    return out
-
-
-def _panel_observables(name: str, g, label: str) -> dict[str, Observation]:
-    """The loss panels' numbers at t_16: the x̄_* test loss and the smallest model's test loss relative to it."""
-    idx = int(g.attrs["panel_grid_index"])
-    generalizing = float(g["generalizing_heldout_loss_x0"][()][idx])
-    return {
-        f"{name}.generalizing_test_loss_t16": Observation(generalizing, "relative", f"{label}: baselines"),
-        f"{name}.smallest_M_test_loss_over_generalizing_t16": Observation(
-            float(g["heldout_loss_x0"][()][0, idx]) / generalizing,
-            "relative",
-            f"{label}: small models generalize (test loss of x̄_*)",
-        ),
-    }
-
-
-def observables(figures_h5: Path) -> dict[str, Observation]:
-    """Every derived number compare knows how to check, from one figures.h5."""
-    obs: dict[str, Observation] = {}
-    with h5py.File(figures_h5, "r") as f:
-        config = json.loads(f.attrs["config"])["config"]
-        samples = config["eval"]["num_samples"]
-        if "fig1" in f:
-            g = f["fig1"]
-            applies = slice(6, 25)
-            gen, thm = g["generalizing_excess"][()][applies], g["theorem_3_1"][()][applies]
-            obs["fig1.theorem_3_1.max_relative_error"] = Observation(
-                float(np.max(np.abs(gen - thm) / thm)),
-                "absolute",
-                "Fig. 1: Theorem 3.1 matches the generalizing excess",
-            )
-            pmem = g["partially_memorizing_excess"][()][:, 4:25].mean(1)
-            c1 = g["theorem_3_2_C1"][()]
-            obs["fig1.theorem_3_2.least_squares_C"] = Observation(
-                float(np.sum(pmem * c1) / np.sum(c1**2)), "absolute", "Fig. 1: Theorem 3.2 with C in [1, 2]"
-            )
-        if "fig2" in f:
-            g = f["fig2"]
-            n = int(g.attrs["N"])
-            m_over_n, ratios = g["M_over_N"][()], g["memorization_ratio"][()]
-            step = float(np.min(np.diff(m_over_n))) if m_over_n.size > 1 else 1.0 / n
-            obs |= _ratio_observables("fig2", g, samples, "Fig. 2: memorization ratio vs M/N")
-            obs["fig2.M_pt_over_N"] = Observation(
-                _first_at_least(m_over_n, ratios, 0.5), "grid", "Fig. 2: memorization sets in near M = 0.8 N", step
-            )
-            obs["fig2.transition_start_over_N"] = Observation(
-                g.attrs["transition_start_M"] / n, "grid", "Fig. 2: transition bracket", step
-            )
-            obs["fig2.transition_end_over_N"] = Observation(
-                g.attrs["transition_end_M"] / n, "grid", "Fig. 2: transition bracket", step
-            )
-            obs["fig2.transition_width_over_N"] = Observation(
-                (g.attrs["transition_end_M"] - g.attrs["transition_start_M"]) / n,
-                "grid",
-                "Fig. 2: the transition is sharp",
-                step,
-            )
-            obs |= _panel_observables("fig2", g, "Fig. 2")
-        if "fig3" in f:
-            g = f["fig3"]
-            for (n, d, k), value in zip(g["tuples"][()], g["M_pt_over_N"][()], strict=True):
-                obs[f"fig3.M_pt_over_N@{n}/{d}/{k}"] = Observation(
-                    float(value), "grid", "Fig. 3: empirical M_pt/N", 1.0 / n
-                )
-            obs["fig3.fit_mse"] = Observation(float(g.attrs["fit_mse"]), "absolute", "Fig. 3: lambda-tilde fit error")
-            obs["fig3.heldout_mse"] = Observation(
-                float(g.attrs["heldout_mse"]), "absolute", "Fig. 3: lambda-tilde held-out error"
-            )
-            obs["fig3.predicted_M_pt_over_N_mean"] = Observation(
-                float(np.nanmean(g["predicted_M_pt_over_N"][()])), "absolute", "Fig. 3: M~_pt = 0.8 N"
-            )
-        if "fig5" in f:
-            g = f["fig5"]
-            n = int(g.attrs["N"])
-            m_over_n, ratios = g["M_over_N"][()], g["memorization_ratio"][()]
-            obs |= _ratio_observables("fig5", g, samples, "Fig. 5: memorization ratio vs M/N (colored model)")
-            obs["fig5.M_pt_over_N"] = Observation(
-                _first_at_least(m_over_n, ratios, 0.5),
-                "grid",
-                "Fig. 5: memorization sets in late (colored model)",
-                1.0 / n,
-            )
-            obs |= _panel_observables("fig5", g, "Fig. 5")
-        if "fig4" in f:
-            g = f["fig4"]
-            obs["fig4.template_mean"] = Observation(
-                float(np.mean(g["templates"][()])), "absolute", "Fig. 4: the templates (source and rule)"
-            )
-        if "fig6" in f:
-            g = f["fig6"]
-            var = g["learned_variance"][()]
-            obs["fig6.learned_variance@smallest_M"] = Observation(float(var[0]), "relative", "Fig. 6: learned variance")
-            obs["fig6.variance_decreasing_fraction"] = Observation(
-                float(np.mean(np.diff(var) <= 0)), "absolute", "Fig. 6: the learned variance falls with M"
-            )
-        if "fig7" in f:
-            g = f["fig7"]
-            r = g["memorization_ratio"][()]
-            obs["fig7.max_seed_spread"] = Observation(
-                float(np.max(r.max(0) - r.min(0))), "absolute", "Fig. 7: small seed-to-seed spread", 1.0 / samples
-            )
-    return obs
 
 
 @dataclass(frozen=True)
@@ -215,9 +86,9 @@ def load_expected(path: Path) -> dict:
 def compare(out: Path, expected_path: Path) -> list[CheckResult]:
     """Check out/figures.h5 against the expected file. A schema problem is a failed check, not a crash."""
     expected = load_expected(expected_path)
-    figures = out / "figures.h5"
+    figures_h5 = out / "figures.h5"
     try:
-        store.validate(figures, "figures")
+        store.validate(figures_h5, "figures")
     except store.InvalidResultFile as error:
         return [
             CheckResult(
@@ -225,7 +96,7 @@ def compare(out: Path, expected_path: Path) -> list[CheckResult]:
             )
         ]
     results = []
-    with h5py.File(figures, "r") as f:
+    with h5py.File(figures_h5, "r") as f:
         missing_prov = [
             k for k in ("jax", "git_revision", "requirements_lock_sha256", "devices") if k not in f["provenance"].attrs
         ]
@@ -242,8 +113,8 @@ def compare(out: Path, expected_path: Path) -> list[CheckResult]:
             f"missing: {', '.join(missing_prov)}" if missing_prov else "",
         )
     )
-    obs = observables(figures)
-    with h5py.File(figures, "r") as f:
+    obs = figures.observables(figures_h5)
+    with h5py.File(figures_h5, "r") as f:
         fig5_config = f["fig5"].attrs.get("fig5_config") if "fig5" in f else None
         requested = set(json.loads(f.attrs["config"]).get("figures", [])) or None
     for entry in expected["checks"]:

@@ -1,8 +1,11 @@
-"""Units of work: a training unit (one data set, one seed, a set of M trained together, evaluated)
-and a baseline unit (the generalizing, memorizing and partially memorizing denoisers on one data
-set). Each is identified by the hash of its full configuration, so a unit is computed once and
-shared by every figure that needs it (Fig. 2 is Fig. 3's tuple (200, 50, 12); Fig. 7 is Fig. 2
-over seeds).
+"""Units of work, for every data model and denoiser family (`artifact.families`).
+
+A training unit trains a set of models of sizes M of one family on one data set (one seed) together
+in one compiled step, then measures each one: the memorization ratio of its DDIM samples, its
+per-time losses on the training and held-out points, and the statistics its family reports. A
+baseline unit measures a data set's reference denoisers (x̄_*, x̄_mem and x̄_pmem,M). Each unit is
+identified by the hash of its full configuration, so it is computed once and shared by every figure
+that needs it (Fig. 2 is Fig. 3's tuple (200, 50, 12); Fig. 7 is Fig. 2 over seeds).
 """
 
 from __future__ import annotations
@@ -13,14 +16,34 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from artifact import data, denoisers, losses, metrics, process, rng, sampling, store
+from artifact import families, losses, metrics, process, rng, sampling, store
 from artifact import train as training
+
+TRAINING_DATASETS = (
+    "M",
+    "grid",
+    "memorization_ratio",
+    "train_loss_eps",
+    "heldout_loss_eps",
+    "loss_history",
+    "loss_history_steps",
+)
+BASELINE_DATASETS = (
+    "grid",
+    "generalizing/train_loss_eps",
+    "generalizing/heldout_loss_eps",
+    "memorizing/train_loss_eps",
+    "memorizing/heldout_loss_eps",
+    "partially_memorizing/M",
+    "partially_memorizing/train_loss_eps",
+    "partially_memorizing/heldout_loss_eps",
+)
 
 
 @dataclass(frozen=True)
@@ -40,22 +63,26 @@ def _hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _data_label(config: data.MixtureDataConfig, seed: int) -> str:
-    return f"N{config.num_train}_d{config.dim}_K{config.num_components}_seed{seed}"
-
-
 class UnitIdentity:
     """A unit's full configuration, its hash, and the file name the hash gives it.
 
-    Subclasses are frozen dataclasses with `kind` and `prefix`, and a `label()` for readable names.
+    Subclasses are frozen dataclasses with a `kind` and a `prefix`. Fields named in `REGISTRY_FIELDS`
+    say which registered family or data model computes the unit; the `kind` already says that, so
+    they stay out of the configuration and its hash.
     """
 
-    kind: ClassVar[str]
+    REGISTRY_FIELDS: ClassVar[tuple[str, ...]] = ("family", "data_model")
     prefix: ClassVar[str]
+
+    @property
+    def kind(self) -> str:
+        raise NotImplementedError
 
     def config(self) -> dict:
         out = {"kind": self.kind, "schema": store.SCHEMA_VERSION}
         for f in dataclasses.fields(self):
+            if f.name in self.REGISTRY_FIELDS:
+                continue
             value = getattr(self, f.name)
             out[f.name] = (
                 dataclasses.asdict(value)
@@ -70,6 +97,9 @@ class UnitIdentity:
     def label(self) -> str:
         raise NotImplementedError
 
+    def required_datasets(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
     @property
     def hash(self) -> str:
         return _hash(self.config())
@@ -81,40 +111,75 @@ class UnitIdentity:
 
 @dataclass(frozen=True)
 class TrainingUnit(UnitIdentity):
-    data: data.MixtureDataConfig
+    """Models of sizes `sizes` of the registered family `family`, trained together on one data set."""
+
+    family: str
+    data: Any  # the family's data model's configuration
     seed: int
     train: training.TrainConfig
     eval: EvalConfig
     sizes: tuple[int, ...]
 
-    kind: ClassVar[str] = "training_unit"
     prefix: ClassVar[str] = "train"
 
+    @property
+    def kind(self) -> str:
+        return families.family(self.family).unit_kind
+
+    @property
+    def data_model(self) -> families.AbstractDataModel:
+        return families.data_model(families.family(self.family).data_model)
+
     def label(self) -> str:
-        return _data_label(self.data, self.seed)
+        return self.data_model.label(self.data, self.seed)
+
+    def describe(self) -> str:
+        family = "" if self.family == self.data_model.name else f"{self.family} "
+        return (
+            f"train {family}{self.data_model.describe(self.data)} seed {self.seed}: "
+            f"{len(self.sizes)} models M={self.sizes[0]}..{self.sizes[-1]}, {self.train.num_steps} steps"
+        )
+
+    def required_datasets(self) -> tuple[str, ...]:
+        return TRAINING_DATASETS + families.family(self.family).statistics + self.data_model.stored_data
 
     def flops(self) -> float:
-        """Training flops (12 N N_dup d sum M per step) plus a rough evaluation term."""
-        n, d = self.data.num_train, self.data.dim
-        train = 12.0 * n * self.train.noise_draws * d * sum(self.sizes) * self.train.num_steps
-        evaluation = 4.0 * 26 * (n + self.data.num_heldout) * self.eval.loss_noise_draws * d * n * len(self.sizes)
-        return train + evaluation
+        family = families.family(self.family)
+        return family.training_flops(
+            self.data, self.sizes, self.train.num_steps, self.train.noise_draws
+        ) + family.evaluation_flops(self.data, self.sizes, self.eval.loss_noise_draws)
+
+    def run(self, progress: Callable | None = None) -> dict:
+        return run_training_unit(self, progress)
 
 
 @dataclass(frozen=True)
 class BaselineUnit(UnitIdentity):
-    data: data.MixtureDataConfig
+    """The reference denoisers of the registered data model `data_model` on one data set."""
+
+    data_model: str
+    data: Any
     seed: int
     eval: EvalConfig
 
-    kind: ClassVar[str] = "baseline_unit"
     prefix: ClassVar[str] = "baselines"
 
+    @property
+    def kind(self) -> str:
+        return families.data_model(self.data_model).baseline_kind
+
     def label(self) -> str:
-        return _data_label(self.data, self.seed)
+        return families.data_model(self.data_model).label(self.data, self.seed)
+
+    def describe(self) -> str:
+        data_model = families.data_model(self.data_model)
+        return f"baselines {data_model.describe(self.data)} seed {self.seed}: x̄_*, x̄_mem, {len(self.pmem_sizes)} x̄_pmem"
 
     def derived_config(self) -> dict:
         return {"pmem_sizes": list(self.pmem_sizes)}
+
+    def required_datasets(self) -> tuple[str, ...]:
+        return BASELINE_DATASETS + families.data_model(self.data_model).stored_data
 
     @property
     def pmem_sizes(self) -> tuple[int, ...]:
@@ -123,111 +188,114 @@ class BaselineUnit(UnitIdentity):
         return tuple(sorted({max(1, round(n * i / count)) for i in range(1, count + 1)}))
 
     def flops(self) -> float:
-        n, d = self.data.num_train, self.data.dim
-        per_denoiser = 4.0 * 26 * (n + self.data.num_heldout) * self.eval.loss_noise_draws * d * n
-        return per_denoiser * (len(self.pmem_sizes) + 2)
+        data_model = families.data_model(self.data_model)
+        return data_model.baseline_flops(self.data, self.eval.loss_noise_draws, len(self.pmem_sizes) + 2)
+
+    def run(self, progress: Callable | None = None) -> dict:
+        return run_baseline_unit(self, progress)
 
 
 Unit = TrainingUnit | BaselineUnit
 
 
-# --- evaluation, jitted once per shape -------------------------------------------------------
+def required_datasets(kind: str) -> tuple[str, ...]:
+    """What a unit file of `kind` must hold, from what its family or data model declares."""
+    entry = families.by_kind(kind)
+    if isinstance(entry, families.AbstractDenoiserFamily):
+        return TRAINING_DATASETS + entry.statistics + families.data_model(entry.data_model).stored_data
+    return BASELINE_DATASETS + entry.stored_data
 
 
-@partial(jax.jit, static_argnames=("noise_draws",))
-def _loss_per_time(key, points, grid, means, variance, mask, noise_draws):
-    return losses.eps_loss_per_time(key, points, grid, means, variance, noise_draws, mask)
+# --- evaluation, jitted once per family and shape ---------------------------------------------
 
 
-@jax.jit
-def _ddim(start, grid, means, variance, mask):
-    return sampling.ddim_sample(lambda x, t: denoisers.posterior_mean(x, t, means, variance, mask), start, grid)
+@partial(jax.jit, static_argnames=("family", "noise_draws"))
+def _loss_per_time(family, key, points, grid, arrays, noise_draws):
+    def residual(x0, eps, t):
+        return family.evaluation_residual(arrays, x0, eps, t)
+
+    return losses.loss_per_time(key, points, grid, residual, noise_draws, family.loss_points_per_chunk)
 
 
-def _padded(means: np.ndarray, rows: int) -> tuple[jax.Array, jax.Array]:
-    """Pad means (M, d) to (rows, d) with a mask, so that every M shares one compilation."""
-    m = means.shape[0]
-    padded = np.zeros((rows, means.shape[1]), np.float32)
-    padded[:m] = means
-    return jnp.asarray(padded), jnp.arange(rows) < m
+@partial(jax.jit, static_argnames=("family",))
+def _ddim(family, start, grid, arrays):
+    return sampling.ddim_sample(lambda x, t: family.denoise(arrays, x, t), start, grid)
 
 
-def _eval_keys(unit_data: data.MixtureDataConfig, seed: int):
-    tag = unit_data.stream_tag()
+def _eval_keys(data_config, seed: int):
+    tag = data_config.stream_tag()
     return rng.stream(seed, "eval", *tag, "loss"), rng.stream(seed, "eval", *tag, "ddim")
 
 
-def per_time_losses(dataset: data.MixtureDataset, loss_key, grid, means, variance, rows: int, noise_draws: int):
-    """EPS-unit per-time losses on the training and held-out points. Returns two (T,) arrays."""
-    padded, mask = _padded(np.asarray(means, np.float32), rows)
-    variance = jnp.asarray(variance, jnp.float32)
+def per_time_losses(family, dataset, loss_key, grid, model, rows: int, noise_draws: int):
+    """EPS-unit per-time losses of `model` on the training and held-out points. Returns two (T,) arrays."""
+    arrays = family.evaluation_arrays(model, rows)
     grid = jnp.asarray(grid, jnp.float32)
-    train = _loss_per_time(jax.random.fold_in(loss_key, 0), dataset.train, grid, padded, variance, mask, noise_draws)
-    heldout = _loss_per_time(
-        jax.random.fold_in(loss_key, 1), dataset.heldout, grid, padded, variance, mask, noise_draws
-    )
+    train = _loss_per_time(family, jax.random.fold_in(loss_key, 0), dataset.train, grid, arrays, noise_draws)
+    heldout = _loss_per_time(family, jax.random.fold_in(loss_key, 1), dataset.heldout, grid, arrays, noise_draws)
     return np.asarray(train), np.asarray(heldout)
+
+
+def _flat(x):
+    return x.reshape(x.shape[0], -1)
 
 
 def run_training_unit(unit: TrainingUnit, progress: Callable | None = None) -> dict:
     """Train the unit's models together, then measure each one. Returns the datasets to store."""
-    dataset = data.make_dataset(unit.data, unit.seed)
+    family, data_model = families.family(unit.family), unit.data_model
+    dataset = data_model.make_dataset(unit.data, unit.seed)
     grid = process.time_grid()
     train_key = rng.stream(unit.seed, "train", *unit.data.stream_tag())
-    result = training.train_models(train_key, dataset.train, grid, unit.sizes, unit.train, progress=progress)
+    result = training.train_models(train_key, family, dataset, grid, unit.sizes, unit.train, progress=progress)
     loss_key, ddim_key = _eval_keys(unit.data, unit.seed)
-    start = jax.random.normal(ddim_key, (unit.eval.num_samples, unit.data.dim))
+    start = jax.random.normal(ddim_key, (unit.eval.num_samples, *dataset.train.shape[1:]))
     rows = max(unit.data.num_train, max(unit.sizes))
-    train_np = np.asarray(dataset.train, np.float64)
-    true_means = np.asarray(dataset.mixture.means, np.float64)
-    out = {k: [] for k in ("memorization_ratio", "train_loss_eps", "heldout_loss_eps", "near_train", "near_true")}
+    ratios, train_losses, heldout_losses = [], [], []
+    statistics = {name: [] for name in family.statistics}
     for model in result.models:
-        padded, mask = _padded(np.asarray(model.means), rows)
-        samples = _ddim(start, jnp.asarray(grid, jnp.float32), padded, model.variance, mask)
-        out["memorization_ratio"].append(float(metrics.memorization_ratio(samples, dataset.train)))
+        samples = _ddim(family, start, jnp.asarray(grid, jnp.float32), family.evaluation_arrays(model, rows))
+        ratios.append(float(metrics.memorization_ratio(_flat(samples), _flat(dataset.train))))
         train_loss, heldout_loss = per_time_losses(
-            dataset, loss_key, grid, model.means, model.variance, rows, unit.eval.loss_noise_draws
+            family, dataset, loss_key, grid, model, rows, unit.eval.loss_noise_draws
         )
-        out["train_loss_eps"].append(train_loss)
-        out["heldout_loss_eps"].append(heldout_loss)
-        learned = np.asarray(model.means, np.float64)
-        out["near_train"].append(float(np.mean(metrics.nearest_distance(learned, train_np))))
-        out["near_true"].append(float(np.mean(metrics.nearest_distance(learned, true_means))))
-    tree = {
+        train_losses.append(train_loss)
+        heldout_losses.append(heldout_loss)
+        for name, value in family.statistics_of(model, dataset).items():
+            statistics[name].append(value)
+    return {
         "M": np.asarray(unit.sizes, np.int64),
         "grid": grid,
-        "memorization_ratio": np.asarray(out["memorization_ratio"]),
-        "learned_variance": np.asarray([float(m.variance) for m in result.models]),
-        "std": np.asarray([float(m.std) for m in result.models]),
-        "train_loss_eps": np.stack(out["train_loss_eps"]),
-        "heldout_loss_eps": np.stack(out["heldout_loss_eps"]),
-        "mean_distance_to_nearest_train": np.asarray(out["near_train"]),
-        "mean_distance_to_nearest_true_mean": np.asarray(out["near_true"]),
+        "memorization_ratio": np.asarray(ratios),
+        **{name: np.asarray(values) for name, values in statistics.items()},
+        "train_loss_eps": np.stack(train_losses),
+        "heldout_loss_eps": np.stack(heldout_losses),
         "loss_history": np.asarray(result.losses),
         "loss_history_steps": np.asarray(result.loss_steps),
-        "means": {f"M{m}": np.asarray(model.means) for m, model in zip(unit.sizes, result.models, strict=True)},
+        **family.parameters_tree(unit.sizes, result.models),
+        **data_model.data_tree(dataset),
     }
-    return tree
 
 
 def run_baseline_unit(unit: BaselineUnit, progress: Callable | None = None) -> dict:
     """Per-time losses of x̄_*, x̄_mem and x̄_pmem,M (nested random subsets) on train and held-out."""
-    dataset = data.make_dataset(unit.data, unit.seed)
+    data_model = families.data_model(unit.data_model)
+    family = families.family(data_model.baseline_family)
+    dataset = data_model.make_dataset(unit.data, unit.seed)
     grid = process.time_grid()
     loss_key, _ = _eval_keys(unit.data, unit.seed)
     n = unit.data.num_train
-    rows = n
-    draws = unit.eval.loss_noise_draws
-    gen = per_time_losses(
-        dataset, loss_key, grid, dataset.mixture.means, unit.data.variance, max(rows, unit.data.num_components), draws
-    )
-    mem = per_time_losses(dataset, loss_key, grid, dataset.train, 0.0, rows, draws)
+
+    def measured(model):
+        rows = max(n, model.num_components)
+        return per_time_losses(family, dataset, loss_key, grid, model, rows, unit.eval.loss_noise_draws)
+
+    gen = measured(data_model.generalizing(dataset, unit.data))
+    mem = measured(data_model.memorizing(dataset, np.arange(n)))
     # One random order of the training points; x̄_pmem,M memorizes its first M (nested subsets).
     order = np.asarray(jax.random.permutation(rng.stream(unit.seed, "pmem", *unit.data.stream_tag()), n))
-    train_np = np.asarray(dataset.train)
     pmem_train, pmem_heldout = [], []
     for i, m in enumerate(unit.pmem_sizes):
-        tr, ho = per_time_losses(dataset, loss_key, grid, train_np[order[:m]], 0.0, rows, draws)
+        tr, ho = measured(data_model.memorizing(dataset, order[:m]))
         pmem_train.append(tr)
         pmem_heldout.append(ho)
         if progress is not None:
@@ -241,6 +309,7 @@ def run_baseline_unit(unit: BaselineUnit, progress: Callable | None = None) -> d
             "train_loss_eps": np.stack(pmem_train),
             "heldout_loss_eps": np.stack(pmem_heldout),
         },
+        **data_model.data_tree(dataset),
     }
 
 
@@ -254,9 +323,12 @@ def initial_sizes(num_train: int, count: int) -> tuple[int, ...]:
 
 
 def transition_bracket(sizes: Sequence[int], ratios: Sequence[float], start_at=0.1, end_at=0.9) -> tuple[int, int]:
-    """(start, end): the last M below `start_at` before the ratio first reaches it (or the first M),
-    and the first M whose ratio reaches `end_at` (or the last M). Sizes ascending."""
+    """(start, end): the M just before the first one whose ratio reaches `start_at` (the first M if that
+    is the first; the second-to-last if none reaches it), and the first M from `start` on whose ratio
+    reaches `end_at` (or the last M). Sizes ascending."""
     sizes, ratios = list(sizes), list(ratios)
+    if not sizes or len(sizes) != len(ratios):
+        raise ValueError(f"need one ratio per size and at least one size, got {len(sizes)} sizes, {len(ratios)} ratios")
     first_start = next((i for i, r in enumerate(ratios) if r >= start_at), len(sizes) - 1)
     start = sizes[max(first_start - 1, 0)]
     end = next((m for m, r in zip(sizes, ratios, strict=True) if r >= end_at and m >= start), sizes[-1])
@@ -273,5 +345,7 @@ def refinement_sizes(sizes: Sequence[int], ratios: Sequence[float], count: int) 
 
 
 def first_memorizing_size(sizes: Sequence[int], ratios: Sequence[float], threshold: float = 0.5) -> int | None:
-    """Empirical M_pt: the first trained M whose memorization ratio is >= 1/2 (DESIGN.md)."""
+    """Empirical M_pt: the first trained M whose memorization ratio is >= 1/2."""
+    if len(sizes) != len(ratios):
+        raise ValueError(f"need one ratio per size, got {len(sizes)} sizes, {len(ratios)} ratios")
     return next((m for m, r in zip(sizes, ratios, strict=True) if r >= threshold), None)

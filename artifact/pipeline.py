@@ -4,45 +4,23 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from artifact import colored_experiment, experiment, files, provenance, store
-from artifact.colored_experiment import ColoredBaselineUnit, ColoredTrainingUnit
-from artifact.experiment import BaselineUnit, TrainingUnit
-from artifact.profiles import Profile, Tuple3
+from artifact import families, figures, files, provenance, store
+from artifact.experiment import TrainingUnit
+from artifact.profiles import Profile
+from artifact.stages import Group, group_units, is_done, stage1, stage2
 
-FIGURES = ("1", "2", "3", "4", "5", "6", "7")
-RUNNERS = {
-    TrainingUnit: experiment.run_training_unit,
-    BaselineUnit: experiment.run_baseline_unit,
-    ColoredTrainingUnit: colored_experiment.run_training_unit,
-    ColoredBaselineUnit: colored_experiment.run_baseline_unit,
-}
+FIGURES = figures.keys()  # the paper's figures, in order
 # --dry-run estimates for a 2-core CPU: a training flop rate, plus the fixed costs that dominate
 # small problems: per step (Adam, noise), per model and chunk of points within a step, and per unit
 # (compilation, evaluation). Fitted to the cpu profile's unit times at 8becb2f (hand-derived
 # gradient; REPORT.md of that run: 48-100 s per isotropic unit, 219 s for the colored one). The
 # benchmark's larger problem runs at ~70 GFLOP/s (benchmarks/results.jsonl).
-CPU_FLOPS_PER_SECOND = 40e9
-COLORED_CPU_FLOPS_PER_SECOND = 12e9  # the rank-C template model's autodiff'd step
+CPU_FLOPS_PER_SECOND = 40e9  # evaluation; each family states its training rate
 CPU_SECONDS_PER_STEP = 1e-3
 CPU_SECONDS_PER_MODEL_CHUNK = 2e-5
 CPU_SECONDS_PER_UNIT = 8.0
-
-
-@dataclass(frozen=True)
-class Group:
-    """One data set and seed whose models are trained in two stages (grid, then bracket)."""
-
-    tuple3: Tuple3
-    seed: int
-
-    @property
-    def label(self) -> str:
-        n, d, k = self.tuple3
-        return f"N{n}_d{d}_K{k}_seed{self.seed}"
 
 
 def parse_figures(text: str) -> tuple[str, ...]:
@@ -68,99 +46,20 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     return index, count
 
 
-def fig5_units(profile: Profile) -> tuple[ColoredTrainingUnit, ColoredBaselineUnit]:
-    first = profile.seeds[0]
-    sizes = experiment.initial_sizes(profile.fig5_data.num_train, profile.fig5_models)
-    return (
-        ColoredTrainingUnit(profile.fig5_data, first, profile.fig5_train, profile.eval, sizes),
-        ColoredBaselineUnit(profile.fig5_data, first, profile.eval),
-    )
-
-
-def needed(profile: Profile, figures: Iterable[str]) -> tuple[list, list[Group]]:
-    """The single units (baselines, Fig. 5) and the two-stage groups that `figures` need."""
-    figures = set(figures)
-    first = profile.seeds[0]
-    baselines, groups = [], []
-    if figures & {"1", "2"}:
-        baselines.append(BaselineUnit(profile.data(profile.fig2), first, profile.eval))
-    if "5" in figures:
-        baselines += list(fig5_units(profile))
-    if figures & {"2", "6"}:
-        groups.append(Group(profile.fig2, first))
-    if "7" in figures:
-        groups += [Group(profile.fig2, s) for s in profile.seeds]
-    if "3" in figures:
-        seeds = profile.seeds if profile.fig3_all_seeds else (first,)
-        groups += [Group(t, s) for s in seeds for t in profile.fig3]
-    return baselines, sorted(set(groups), key=lambda g: (g.seed, g.tuple3))
-
-
-def stage1(profile: Profile, group: Group) -> TrainingUnit:
-    n = group.tuple3[0]
-    return TrainingUnit(
-        profile.data(group.tuple3),
-        group.seed,
-        profile.train,
-        profile.eval,
-        experiment.initial_sizes(n, profile.initial_models),
-    )
-
-
-def stage2(profile: Profile, group: Group, units_dir: Path) -> TrainingUnit | None:
-    """The refinement unit, once stage 1 is done (None if stage 1 is missing or nothing to refine)."""
-    first = stage1(profile, group)
-    path = units_dir / first.filename
-    if not store.is_complete(path, first.kind):
-        return None
-    tree = store.read_tree(path)
-    sizes = experiment.refinement_sizes(
-        tree["M"].tolist(), tree["memorization_ratio"].tolist(), profile.refinement_models
-    )
-    if not sizes:
-        return None
-    return TrainingUnit(first.data, first.seed, first.train, first.eval, sizes)
-
-
-def group_units(profile: Profile, group: Group, units_dir: Path) -> list[TrainingUnit]:
-    second = stage2(profile, group, units_dir)
-    return [stage1(profile, group)] + ([second] if second else [])
-
-
-def _describe(unit) -> str:
-    if isinstance(unit, ColoredTrainingUnit):
-        return (
-            f"train colored N={unit.data.num_train} K={unit.data.num_templates} seed {unit.seed}: "
-            f"{len(unit.sizes)} models M={unit.sizes[0]}..{unit.sizes[-1]}, {unit.train.num_steps} steps"
-        )
-    if isinstance(unit, ColoredBaselineUnit):
-        return f"baselines colored N={unit.data.num_train} K={unit.data.num_templates} seed {unit.seed}"
-    if isinstance(unit, TrainingUnit):
-        sizes = unit.sizes
-        return (
-            f"train {unit.data.num_train}/{unit.data.dim}/{unit.data.num_components} seed {unit.seed}: "
-            f"{len(sizes)} models M={sizes[0]}..{sizes[-1]}, {unit.train.num_steps} steps"
-        )
-    return (
-        f"baselines {unit.data.num_train}/{unit.data.dim}/{unit.data.num_components} seed {unit.seed}: "
-        f"x̄_*, x̄_mem, {len(unit.pmem_sizes)} x̄_pmem"
-    )
-
-
-def plan_lines(profile: Profile, figures, out: Path, shard: tuple[int, int]) -> list[str]:
+def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> list[str]:
     """--dry-run: every unit of this shard with its state and estimated cost."""
     units_dir = out / "units"
-    baselines, groups = needed(profile, figures)
+    baselines, groups = figures.needed(profile, chosen)
     jobs = _shard([*baselines, *groups], shard)
     lines, total = [], 0.0
     for job in jobs:
         if isinstance(job, Group):
             units = group_units(profile, job, units_dir)
-            states = [("done" if store.is_complete(units_dir / u.filename, u.kind) else "to do", u) for u in units]
+            states = [("done" if is_done(u, units_dir) else "to do", u) for u in units]
             if len(units) == 1 and states[0][0] == "to do":
                 states.append(("pending", None))
         else:
-            states = [("done" if store.is_complete(units_dir / job.filename, job.kind) else "to do", job)]
+            states = [("done" if is_done(job, units_dir) else "to do", job)]
         for state, unit in states:
             if unit is None:
                 lines.append(
@@ -172,7 +71,7 @@ def plan_lines(profile: Profile, figures, out: Path, shard: tuple[int, int]) -> 
             if state == "to do":
                 total += seconds
             lines.append(
-                f"  {state:<7}  {_describe(unit)}  ~{unit.flops() / 1e9:,.0f} GFLOP, "
+                f"  {state:<7}  {unit.describe()}  ~{unit.flops() / 1e9:,.0f} GFLOP, "
                 f"~{seconds / 60:,.1f} CPU-min  [{unit.filename}]"
             )
     lines.append(f"to do: about {total / 60:,.1f} min on a 2-core CPU (refinement stages not counted until known)")
@@ -180,15 +79,19 @@ def plan_lines(profile: Profile, figures, out: Path, shard: tuple[int, int]) -> 
 
 
 def estimated_cpu_seconds(unit) -> float:
-    fixed = 0.0
-    if isinstance(unit, ColoredTrainingUnit):
-        chunks = -(-unit.data.num_train // unit.train.points_per_chunk)
-        per_step = CPU_SECONDS_PER_STEP + 4 * CPU_SECONDS_PER_MODEL_CHUNK * len(unit.sizes) * chunks
-        return unit.flops() / COLORED_CPU_FLOPS_PER_SECOND + unit.train.num_steps * per_step + CPU_SECONDS_PER_UNIT
-    if isinstance(unit, TrainingUnit):
-        chunks = -(-unit.data.num_train // unit.train.points_per_chunk)
-        fixed = unit.train.num_steps * (CPU_SECONDS_PER_STEP + CPU_SECONDS_PER_MODEL_CHUNK * len(unit.sizes) * chunks)
-    return unit.flops() / CPU_FLOPS_PER_SECOND + fixed + CPU_SECONDS_PER_UNIT
+    if not isinstance(unit, TrainingUnit):
+        return unit.flops() / CPU_FLOPS_PER_SECOND + CPU_SECONDS_PER_UNIT
+    family = families.family(unit.family)
+    training = family.training_flops(unit.data, unit.sizes, unit.train.num_steps, unit.train.noise_draws)
+    evaluation = family.evaluation_flops(unit.data, unit.sizes, unit.eval.loss_noise_draws)
+    chunks = -(-unit.data.num_train // unit.train.points_per_chunk)
+    per_step = CPU_SECONDS_PER_STEP + family.cpu_chunk_factor * CPU_SECONDS_PER_MODEL_CHUNK * len(unit.sizes) * chunks
+    return (
+        training / family.cpu_flops_per_second
+        + evaluation / CPU_FLOPS_PER_SECOND
+        + unit.train.num_steps * per_step
+        + CPU_SECONDS_PER_UNIT
+    )
 
 
 def _shard(jobs: list, shard: tuple[int, int]) -> list:
@@ -227,14 +130,14 @@ def run_unit(unit, units_dir: Path, force: bool) -> str:
     path = units_dir / unit.filename
     if not force and path.exists():
         try:
-            store.validate(path, unit.kind)
+            store.validate(path, unit.kind, unit.required_datasets())
             return "done"
         except store.InvalidResultFile as error:
             print(f"  note: {error}; computing it again", file=sys.stderr)
-    print(f"  computing {_describe(unit)}", file=sys.stderr)
+    print(f"  computing {unit.describe()}", file=sys.stderr)
     start = time.perf_counter()
     progress = Progress(unit.filename.split("_")[0])
-    tree = RUNNERS[type(unit)](unit, progress)
+    tree = unit.run(progress)
     tree["attrs"] = {"unit_hash": unit.hash}
     store.write_atomic(
         path, unit.kind, unit.config(), tree, provenance.stable(), provenance.volatile(time.perf_counter() - start)
@@ -253,15 +156,15 @@ def sweep_temporaries(out: Path) -> None:
             )
 
 
-def run(profile: Profile, figures, out: Path, shard: tuple[int, int], force: bool) -> bool:
-    """Run every unit of this shard. Returns True when all units the figures need are complete."""
+def run(profile: Profile, chosen, out: Path, shard: tuple[int, int], force: bool) -> bool:
+    """Run every unit of this shard. Returns True when all units the chosen figures need are complete."""
     units_dir = out / "units"
     units_dir.mkdir(parents=True, exist_ok=True)
     sweep_temporaries(out)
-    baselines, groups = needed(profile, figures)
+    baselines, groups = figures.needed(profile, chosen)
     jobs = _shard([*baselines, *groups], shard)
     for i, job in enumerate(jobs, 1):
-        print(f"[{i}/{len(jobs)}] {job.label if isinstance(job, Group) else _describe(job)}", file=sys.stderr)
+        print(f"[{i}/{len(jobs)}] {job.label if isinstance(job, Group) else job.describe()}", file=sys.stderr)
         if isinstance(job, Group):
             run_unit(stage1(profile, job), units_dir, force)
             second = stage2(profile, job, units_dir)
@@ -269,22 +172,22 @@ def run(profile: Profile, figures, out: Path, shard: tuple[int, int], force: boo
                 run_unit(second, units_dir, force)
         else:
             run_unit(job, units_dir, force)
-    return all_complete(profile, figures, out)
+    return all_complete(profile, chosen, out)
 
 
-def units_in_use(profile: Profile, figures, out: Path) -> list | None:
-    """Every unit the figures are assembled from; None while a stage-1 unit (which decides stage 2) is missing."""
+def units_in_use(profile: Profile, chosen, out: Path) -> list | None:
+    """Every unit the chosen figures are built from; None while a stage-1 unit (which decides stage 2) is missing."""
     units_dir = out / "units"
-    baselines, groups = needed(profile, figures)
+    baselines, groups = figures.needed(profile, chosen)
     units = list(baselines)
     for group in groups:
         first = stage1(profile, group)
-        if not store.is_complete(units_dir / first.filename, first.kind):
+        if not is_done(first, units_dir):
             return None
         units += group_units(profile, group, units_dir)
     return units
 
 
-def all_complete(profile: Profile, figures, out: Path) -> bool:
-    units = units_in_use(profile, figures, out)
-    return units is not None and all(store.is_complete(out / "units" / u.filename, u.kind) for u in units)
+def all_complete(profile: Profile, chosen, out: Path) -> bool:
+    units = units_in_use(profile, chosen, out)
+    return units is not None and all(is_done(u, out / "units") for u in units)

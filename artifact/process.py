@@ -32,7 +32,7 @@ def snr(t):
 def time_grid(num_times: int = NUM_GRID_TIMES, t_min: float = T_MIN, t_max: float = T_MAX) -> np.ndarray:
     """The descending grid t_l = t_max - (t_max - t_min) l / (num_times - 1), l = 0..num_times-1.
 
-    Returns float64 numpy (num_times,). With the defaults this is DESIGN.md's 26-point grid, used
+    Returns float64 numpy (num_times,). With the defaults this is the 26-point grid t in [0.001, 0.999] (App. H.1), used
     for training, per-time losses and DDIM alike. Index 16 is t = 0.36028 (psi = 6.704), the time
     of the paper's loss panels.
     """

@@ -13,9 +13,9 @@ import types
 import typing
 from dataclasses import dataclass, field
 
-from artifact.colored_experiment import RELEASED_CONFIG, ColoredDataConfig
 from artifact.data import MixtureDataConfig
 from artifact.experiment import EvalConfig
+from artifact.families.colored import RELEASED_CONFIG, ColoredDataConfig
 from artifact.train import TrainConfig
 
 FIG5_CONFIGS = ("paper", "released")

@@ -62,6 +62,8 @@ def fit(
 ) -> RegressionResult:
     """num_train, targets (M_pt/N), is_fit: (n,) per tuple; grid: (T,)."""
     num_train, targets, is_fit = np.asarray(num_train), np.asarray(targets, np.float64), np.asarray(is_fit, bool)
+    if not is_fit.any():
+        raise ValueError("regression.fit needs at least one tuple in the fit set")
     m, valid, generalizing, constant = _gap_table(num_train, np.asarray(grid), variance, constant)
     y = jnp.asarray(targets, jnp.float32)
     fit_mask = jnp.asarray(is_fit, jnp.float32)

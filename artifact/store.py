@@ -20,54 +20,6 @@ from artifact import files, provenance
 
 SCHEMA_VERSION = 1
 
-# Datasets each kind of file must hold (besides attributes `schema`, `complete`, `config`).
-REQUIRED = {
-    "training_unit": (
-        "M",
-        "memorization_ratio",
-        "learned_variance",
-        "train_loss_eps",
-        "heldout_loss_eps",
-        "grid",
-        "mean_distance_to_nearest_train",
-        "mean_distance_to_nearest_true_mean",
-        "loss_history",
-        "loss_history_steps",
-        "std",
-    ),
-    "baseline_unit": (
-        "grid",
-        "generalizing/train_loss_eps",
-        "generalizing/heldout_loss_eps",
-        "memorizing/train_loss_eps",
-        "memorizing/heldout_loss_eps",
-        "partially_memorizing/M",
-        "partially_memorizing/train_loss_eps",
-        "partially_memorizing/heldout_loss_eps",
-    ),
-    "colored_training_unit": (
-        "M",
-        "memorization_ratio",
-        "learned_variance",
-        "train_loss_eps",
-        "heldout_loss_eps",
-        "grid",
-        "loss_history",
-        "loss_history_steps",
-        "data/templates",
-    ),
-    "colored_baseline_unit": (
-        "grid",
-        "generalizing/train_loss_eps",
-        "memorizing/train_loss_eps",
-        "partially_memorizing/M",
-        "partially_memorizing/train_loss_eps",
-        "partially_memorizing/heldout_loss_eps",
-        "data/templates",
-    ),
-    "figures": (),
-}
-
 
 class InvalidResultFile(Exception):
     """A file that exists but is not a complete result of the expected kind."""
@@ -133,8 +85,11 @@ def write_atomic(
     files.write_bytes(path, buffer.getvalue())
 
 
-def validate(path: Path, kind: str) -> None:
-    """Raise InvalidResultFile unless `path` is a complete file of `kind` under this schema."""
+def validate(path: Path, kind: str, required: tuple[str, ...] = ()) -> None:
+    """Raise InvalidResultFile unless `path` is a complete file of `kind` under this schema with `required` datasets.
+
+    A unit's required datasets are what its family and data model declare (`experiment.required_datasets`).
+    """
     try:
         with h5py.File(path, "r") as f:
             if f.attrs.get("complete") != 1:
@@ -142,7 +97,7 @@ def validate(path: Path, kind: str) -> None:
             schema = f.attrs.get("schema")
             if schema != f"{kind}/v{SCHEMA_VERSION}":
                 raise InvalidResultFile(f"{path} has schema {schema!r}, expected {kind}/v{SCHEMA_VERSION}")
-            missing = [name for name in REQUIRED[kind] if name not in f]
+            missing = [name for name in required if name not in f]
             if missing:
                 raise InvalidResultFile(f"{path} lacks datasets: {', '.join(missing)}")
             for group in ("provenance", "volatile"):
@@ -152,9 +107,9 @@ def validate(path: Path, kind: str) -> None:
         raise InvalidResultFile(f"{path} is not a readable HDF5 file ({error})") from error
 
 
-def is_complete(path: Path, kind: str) -> bool:
+def is_complete(path: Path, kind: str, required: tuple[str, ...] = ()) -> bool:
     try:
-        validate(path, kind)
+        validate(path, kind, required)
     except InvalidResultFile:
         return False
     return True

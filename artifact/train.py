@@ -1,4 +1,4 @@
-"""Full-batch training of many mixture denoisers of different M on the same data, in one step.
+"""Full-batch training of many denoisers of different sizes M on the same data, in one step.
 
 The models of one batch share the data, the grid times and the noise of every step, and the noise
 is laid out once per step for all of them. Each model keeps its own loss, gradient, Adam state and
@@ -80,38 +80,72 @@ def batched_losses(models: Sequence[MixtureDenoiser], x0, t, eps):
 
     x0: (N, d) training points; t: (N,) one time per point; eps: (N, r, d) noise draws.
     Returns (B,): for each model, the mean over points of the mean over draws of
-    ||eps_hat - eps||^2 summed over dimensions (DESIGN.md's estimator; lambda = psi in X0 units).
+    ||eps_hat - eps||^2 summed over dimensions (lambda = psi in X0 units, paper §2).
     """
     sums = [jnp.sum(denoisers.eps_residual(x0, eps, t, m.means, m.variance) ** 2) for m in models]
     return jnp.stack(sums) / (eps.shape[0] * eps.shape[1])
 
 
 def batched_losses_and_grads(models: Sequence[MixtureDenoiser], x0, t, eps, points_per_chunk: int = 10):
-    """`batched_losses` and each model's gradient, a few training points at a time.
+    """`batched_losses` and each model's gradient: the isotropic family's fast path.
 
     The (points x draws x M) logits do not fit in cache at the paper's sizes (88 MB for the ten
-    models at N = 200, N_dup = 100), so a scan over chunks of points keeps each chunk's tables
-    cache-resident. Within a chunk, `mixture_grad` computes each model's loss and gradient with a
-    hand-derived reverse pass (why: see there); tests compare it with autodiff of `batched_losses`.
-    Each model's loss depends on its own parameters only, so the gradients are per model.
+    models at N = 200, N_dup = 100), so the step runs over chunks of points (`_scan_chunks`), each
+    chunk's tables cache-resident. Within a chunk, `mixture_grad` computes each model's loss and
+    gradient with a hand-derived reverse pass (why: see there); tests compare it with autodiff of
+    `batched_losses`.
     """
-    num_points, num_draws = eps.shape[:2]
+    num_points = eps.shape[0]
     chunk = _largest_divisor_at_most(num_points, points_per_chunk)
     x0_chunks, noise, point_of_row = mixture_grad.chunk_layouts(x0, eps, chunk)
-
     means = tuple(model.means for model in models)
     stds = jnp.stack([model.std for model in models])
 
-    def chunk_step(carry, chunk_data):
+    def chunk_losses_and_grads(x0_c, t_c, noise_c):
+        losses, d_means, d_stds = mixture_grad.chunk_losses_and_grads(means, stds, x0_c, t_c, noise_c, point_of_row)
+        return losses, tuple(MixtureDenoiser(d_m, d_s) for d_m, d_s in zip(d_means, d_stds, strict=True))
+
+    t_chunks = t.reshape(num_points // chunk, chunk)
+    return _scan_chunks(chunk_losses_and_grads, models, (x0_chunks, t_chunks, noise), eps.shape[:2], x0.dtype)
+
+
+def autodiff_losses_and_grads(residual_fn, models, x0, t, eps, points_per_chunk: int = 10):
+    """Per-model training losses and gradients for any denoiser family, by autodiff, a few points at a time.
+
+    residual_fn(model, x0 (n, ...), eps (n, r, ...), t (n,)) -> eps_hat - eps (n, r, ...).
+    Same estimator as `batched_losses`; the default of families without a hand-written path.
+    """
+    num_points = eps.shape[0]
+    chunk = _largest_divisor_at_most(num_points, points_per_chunk)
+
+    def summed(ms, x0_c, t_c, eps_c):
+        return _sum_with_aux(jnp.stack([jnp.sum(residual_fn(m, x0_c, eps_c, t_c) ** 2) for m in ms]))
+
+    def chunk_losses_and_grads(x0_c, t_c, eps_c):
+        (_, sums), grads = jax.value_and_grad(summed, has_aux=True)(models, x0_c, t_c, eps_c)
+        return sums, grads
+
+    def split(a):
+        return a.reshape(num_points // chunk, chunk, *a.shape[1:])
+
+    return _scan_chunks(chunk_losses_and_grads, models, (split(x0), split(t), split(eps)), eps.shape[:2], x0.dtype)
+
+
+def _scan_chunks(chunk_losses_and_grads, models, chunks, points_and_draws: tuple[int, int], dtype):
+    """Sum (losses (B,), grads) of `chunk_losses_and_grads(*chunk)` over the chunks, then average per sample.
+
+    chunks: arrays with the chunk index as leading axis. Each model's loss depends on its own
+    parameters only, so the gradients are per model.
+    """
+
+    def step(carry, chunk):
         loss_sums, grads = carry
-        losses, d_means, d_stds = mixture_grad.chunk_losses_and_grads(means, stds, *chunk_data, point_of_row)
-        chunk_grads = tuple(MixtureDenoiser(d_m, d_s) for d_m, d_s in zip(d_means, d_stds, strict=True))
+        losses, chunk_grads = chunk_losses_and_grads(*chunk)
         return (loss_sums + losses, jax.tree.map(jnp.add, grads, chunk_grads)), None
 
-    zeros = (jnp.zeros(len(models), x0.dtype), jax.tree.map(jnp.zeros_like, tuple(models)))
-    t_chunks = t.reshape(num_points // chunk, chunk)
-    (loss_sums, grads), _ = jax.lax.scan(chunk_step, zeros, (x0_chunks, t_chunks, noise))
-    scale = 1.0 / (num_points * num_draws)
+    zeros = (jnp.zeros(len(models), dtype), jax.tree.map(jnp.zeros_like, tuple(models)))
+    (loss_sums, grads), _ = jax.lax.scan(step, zeros, chunks)
+    scale = 1.0 / (points_and_draws[0] * points_and_draws[1])
     return loss_sums * scale, jax.tree.map(lambda g: g * scale, grads)
 
 
@@ -141,59 +175,28 @@ class TrainResult:
     seconds: float
 
 
-def chunked_losses_and_grads(residual_fn, models, x0, t, eps, points_per_chunk: int = 10):
-    """Per-model training losses and gradients for any denoiser family, a few points at a time.
-
-    residual_fn(model, x0 (n, ...), eps (n, r, ...), t (n,)) -> eps_hat - eps (n, r, ...).
-    Same estimator as `batched_losses`; used by model families without a specialised fast path.
-    """
-    num_points, num_draws = eps.shape[:2]
-    chunk = _largest_divisor_at_most(num_points, points_per_chunk)
-
-    def summed(ms, x0_c, t_c, eps_c):
-        return _sum_with_aux(jnp.stack([jnp.sum(residual_fn(m, x0_c, eps_c, t_c) ** 2) for m in ms]))
-
-    def chunk_step(carry, chunk_data):
-        loss_sums, grads = carry
-        (_, sums), g = jax.value_and_grad(summed, has_aux=True)(models, *chunk_data)
-        return (loss_sums + sums, jax.tree.map(jnp.add, grads, g)), None
-
-    def split(a):
-        return a.reshape(num_points // chunk, chunk, *a.shape[1:])
-
-    zeros = (jnp.zeros(len(models), x0.dtype), jax.tree.map(jnp.zeros_like, tuple(models)))
-    (loss_sums, grads), _ = jax.lax.scan(chunk_step, zeros, (split(x0), split(t), split(eps)))
-    scale = 1.0 / (num_points * num_draws)
-    return loss_sums * scale, jax.tree.map(lambda g: g * scale, grads)
-
-
 def train_models(
     key,
-    train,
+    family,
+    dataset,
     grid,
     sizes: Sequence[int],
     config: TrainConfig,
     num_logs: int = 100,
     progress: Callable[[int, int, jax.Array, float], None] | None = None,
-    init_fn: Callable | None = None,
-    losses_and_grads_fn: Callable | None = None,
     devices: Sequence | None = None,
 ) -> TrainResult:
-    """Train one model per entry of `sizes` on `train` (N, ...), all in one compiled step.
+    """Train one model of `family` per entry of `sizes` on `dataset.train` (N, ...), all in one compiled step.
 
+    family: an `artifact.families.AbstractDenoiserFamily` (its init, and its losses_and_grads).
     key: the unit's training key; init keys are fold_in(init key, M), step keys fold_in(steps key, step).
     progress(step, num_steps, losses, elapsed_seconds) is called num_logs times.
-    init_fn(key, M) and losses_and_grads_fn(models, x0, t, eps, points_per_chunk) select another model
-    family (default: the isotropic mixture with the partial-memorization initialisation).
     devices: where to train (default: every local device; the models are split among them).
     """
     init_key, steps_key = jax.random.split(key)
-    train = jnp.asarray(train, jnp.float32)
-    if init_fn is None:
-        models = init_models(init_key, train, sizes, config.init_variance)
-    else:
-        models = tuple(init_fn(jax.random.fold_in(init_key, m), m) for m in sizes)
-    losses_and_grads = losses_and_grads_fn or batched_losses_and_grads
+    train = jnp.asarray(dataset.train, jnp.float32)
+    models = tuple(family.init(jax.random.fold_in(init_key, m), dataset, m, config) for m in sizes)
+    losses_and_grads = family.losses_and_grads
     optimizer = make_optimizer(config)
     grid = jnp.asarray(grid, jnp.float32)
 

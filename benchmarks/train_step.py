@@ -21,7 +21,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-from artifact import data, process, provenance, rng
+from artifact import data, families, process, provenance, rng
 from artifact import train as training
 
 
@@ -53,7 +53,10 @@ def train_step_seconds(num_train: int, dim: int, noise_draws: int, sizes: list[i
         marks.append((step, elapsed))
 
     config = training.TrainConfig(num_steps=2 * steps, noise_draws=noise_draws)
-    training.train_models(rng.stream(0, "bench"), dataset.train, grid, sizes, config, num_logs=2, progress=progress)
+    isotropic = families.family("isotropic")
+    training.train_models(
+        rng.stream(0, "bench"), isotropic, dataset, grid, sizes, config, num_logs=2, progress=progress
+    )
     (s1, t1), (s2, t2) = marks
     return (t2 - t1) / (s2 - s1)
 

@@ -1,3 +1,5 @@
+import hashlib
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +30,52 @@ def run_tiny(out: Path, *extra: str) -> None:
     assert cli.main(["reproduce", *TINY, "--out", str(out), *extra]) == 0
 
 
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+
+
 @pytest.fixture(scope="session")
-def reference(tmp_path_factory) -> Path:
-    """One finished TINY run, shared by the end-to-end tests (they must not modify it)."""
+def reference(tmp_path_factory):
+    """One finished TINY run, shared by the end-to-end tests. They must not modify it (a test that writes
+    into a run takes `reference_copy`): each test using it, and the session, fail if its files change."""
     out = tmp_path_factory.mktemp("reference")
     run_tiny(out)
-    return out
+    digests = _digests(out)
+    yield out
+    changed = _changed(digests, _digests(out))
+    if changed:
+        pytest.fail(f"the shared reference run was modified during the session ({', '.join(changed)})", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _reference_left_unchanged(request):
+    if "reference" not in request.fixturenames:
+        yield
+        return
+    folder = request.getfixturevalue("reference")
+    before = _digests(folder)
+    yield
+    changed = _changed(before, _digests(folder))
+    if changed:
+        pytest.fail(
+            f"{request.node.nodeid} modified the shared reference run ({', '.join(changed)}); "
+            "write into `reference_copy` instead",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def reference_copy(reference, tmp_path) -> Path:
+    """A private copy of the reference run, for tests that write into a finished run."""
+    return Path(shutil.copytree(reference, tmp_path / "reference_copy"))
 
 
 @pytest.fixture(scope="session")

@@ -54,11 +54,11 @@ def test_calibrated_file_is_readable_and_sourced(expected):
     assert {"ratio", "grid", "relative", "absolute"} <= rules
 
 
-def test_the_run_itself_and_another_seed_pass(reference, expected, tmp_path, capsys):
-    assert cli.main(["compare", str(reference), "--expected", str(expected)]) == 0
+def test_the_run_itself_and_another_seed_pass(reference_copy, expected, tmp_path, capsys):
+    assert cli.main(["compare", str(reference_copy), "--expected", str(expected)]) == 0
     out = capsys.readouterr().out
     assert "checks passed" in out and "Fig. 2: memorization ratio vs M/N" in out
-    assert (reference / "compare.md").exists() and (reference / "compare.json").exists()
+    assert (reference_copy / "compare.md").exists() and (reference_copy / "compare.json").exists()
     other = tmp_path / "seed1"
     argv = ["reproduce", "--profile", "smoke", "--seeds", "1,0", *TINY[4:], "--out", str(other)]
     assert cli.main(argv) == 0

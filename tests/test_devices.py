@@ -11,11 +11,12 @@ SCRIPT = textwrap.dedent(
     import os
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     import jax, numpy as np
-    from artifact import data, process, rng, train
+    from artifact import data, families, process, rng, train
     assert jax.local_device_count() == 2, jax.local_devices()
     dataset = data.make_dataset(data.MixtureDataConfig(num_train=20, dim=6, num_components=3), seed=5)
     config = train.TrainConfig(num_steps=80, noise_draws=6, peak_lr=1e-2, final_lr=1e-4)
-    args = (rng.stream(5, "devices"), dataset.train, process.time_grid(), [3, 8, 20, 12], config)
+    isotropic = families.family("isotropic")
+    args = (rng.stream(5, "devices"), isotropic, dataset, process.time_grid(), [3, 8, 20, 12], config)
     both = train.train_models(*args, num_logs=2)
     one = train.train_models(*args, num_logs=2, devices=jax.local_devices()[:1])
     for a, b in zip(both.models, one.models):

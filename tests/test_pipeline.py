@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import TINY, run_tiny
 
-from artifact import cli, provenance, store
+from artifact import cli, experiment, provenance, store
 
 
 def _run(out: Path, *extra: str) -> None:
@@ -61,14 +61,14 @@ def test_reference_run_has_every_output(reference):
         assert f["provenance"].attrs["jax"] == "0.6.0" and "git_revision" in f["provenance"].attrs
         assert f["volatile"].attrs["wall_seconds"] >= 0
     for unit in (reference / "units").glob("*.h5"):
-        store.validate(unit, _kind(unit))
+        store.validate(unit, _kind(unit), experiment.required_datasets(_kind(unit)))
 
 
-def test_rerun_skips_finished_units_and_changes_nothing(reference, capsys):
-    before = {p.name: p.stat().st_mtime_ns for p in (reference / "units").glob("*.h5")}
-    _run(reference)
+def test_rerun_skips_finished_units_and_changes_nothing(reference_copy, capsys):
+    before = {p.name: p.stat().st_mtime_ns for p in (reference_copy / "units").glob("*.h5")}
+    _run(reference_copy)
     assert "computing" not in capsys.readouterr().err
-    assert before == {p.name: p.stat().st_mtime_ns for p in (reference / "units").glob("*.h5")}
+    assert before == {p.name: p.stat().st_mtime_ns for p in (reference_copy / "units").glob("*.h5")}
 
 
 def test_union_of_shards_equals_the_unsharded_run(reference, tmp_path):
@@ -97,7 +97,7 @@ def test_kill_9_then_resume_equals_the_uninterrupted_run(reference, tmp_path):
     finished = list(units.glob("*.h5"))
     assert 2 <= len(finished) < len(list((reference / "units").glob("*.h5")))
     for unit in finished:  # whatever is under a final name is complete
-        store.validate(unit, _kind(unit))
+        store.validate(unit, _kind(unit), experiment.required_datasets(_kind(unit)))
     _run(tmp_path)
     _assert_same(reference / "figures.h5", tmp_path / "figures.h5")
     assert not list(units.glob(".*.tmp"))
@@ -120,7 +120,7 @@ def test_validator_rejects_incomplete_and_foreign_files(reference, tmp_path):
     with h5py.File(lacking, "a") as f:
         del f["memorization_ratio"]
     with pytest.raises(store.InvalidResultFile, match="memorization_ratio"):
-        store.validate(lacking, "training_unit")
+        store.validate(lacking, "training_unit", experiment.required_datasets("training_unit"))
     with pytest.raises(store.InvalidResultFile, match="schema"):
         store.validate(unit, "baseline_unit")
 
@@ -131,9 +131,10 @@ def test_failed_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_another_configuration_in_the_same_folder_is_refused(reference, capsys):
-    assert cli.main(["reproduce", *TINY, "--set", "train.num_steps=301", "--out", str(reference), "--dry-run"]) == 0
-    assert cli.main(["reproduce", *TINY, "--set", "train.num_steps=301", "--out", str(reference)]) == 2
+def test_another_configuration_in_the_same_folder_is_refused(reference_copy, capsys):
+    out = str(reference_copy)  # a copy: were the refusal broken, this would train into the folder
+    assert cli.main(["reproduce", *TINY, "--set", "train.num_steps=301", "--out", out, "--dry-run"]) == 0
+    assert cli.main(["reproduce", *TINY, "--set", "train.num_steps=301", "--out", out]) == 2
     assert "another configuration" in capsys.readouterr().err
 
 

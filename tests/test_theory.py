@@ -10,7 +10,7 @@ from artifact import losses, model, process, theory
 
 
 def test_crossover_fraction_on_the_grid():
-    """Values derived in reference/paper.md: lambda = 1 gives 0.660 (C = 1) and 0.830 (C = 2);
+    """Values derived from Theorems 3.1 and 3.2 (paper §3): lambda = 1 gives 0.660 (C = 1) and 0.830 (C = 2);
     the training weight lambda = psi puts the crossover at M*/N ~ 1."""
     grid = process.time_grid()
     ones = np.ones_like(grid)

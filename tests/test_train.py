@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from conftest import key, numpy_posterior_mean
 
-from artifact import data, metrics, process, sampling
+from artifact import data, families, metrics, process, sampling
 from artifact import train as training
 from artifact.model import MixtureDenoiser
+
+ISOTROPIC = families.family("isotropic")
 
 
 def test_chunked_gradients_equal_autodiff_of_the_definition(small_dataset):
@@ -89,12 +91,12 @@ def test_bad_train_config_is_refused():
 
 
 def test_batched_training_equals_training_each_model_alone(small_dataset):
-    train, grid = small_dataset.train, process.time_grid()
+    grid = process.time_grid()
     config = training.TrainConfig(num_steps=60, noise_draws=8, peak_lr=1e-2, final_lr=1e-4, clip_norm=50.0)
     sizes = [3, 8, 20]
-    batched = training.train_models(key("run"), train, grid, sizes, config, num_logs=3)
+    batched = training.train_models(key("run"), ISOTROPIC, small_dataset, grid, sizes, config, num_logs=3)
     for m, batched_model, column in zip(sizes, batched.models, range(len(sizes)), strict=True):
-        alone = training.train_models(key("run"), train, grid, [m], config, num_logs=3)
+        alone = training.train_models(key("run"), ISOTROPIC, small_dataset, grid, [m], config, num_logs=3)
         np.testing.assert_allclose(alone.models[0].means, batched_model.means, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(alone.models[0].std, batched_model.std, rtol=1e-4)
         np.testing.assert_allclose(alone.losses[:, 0], batched.losses[:, column], rtol=1e-4)
@@ -112,7 +114,7 @@ def test_short_training_run_shows_the_transition():
     grid = process.time_grid()
     config = training.TrainConfig(num_steps=30_000, noise_draws=20)
     sizes = [2, 10, 20]
-    result = training.train_models(key("short"), dataset.train, grid, sizes, config, num_logs=2)
+    result = training.train_models(key("short"), ISOTROPIC, dataset, grid, sizes, config, num_logs=2)
     start = jax.random.normal(key("ddim"), (50, 10))
     ratios = [
         float(metrics.memorization_ratio(sampling.ddim_sample(m.x0, start, grid), dataset.train)) for m in result.models

@@ -1,0 +1,80 @@
+"""The two training stages of one data set and seed: the grid M = N/10, ..., N, then M inside the transition.
+
+The second stage's sizes depend on the first stage's memorization ratios (`experiment.refinement_sizes`),
+so it is known only once the first stage's unit is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from artifact import experiment, store
+from artifact.experiment import TrainingUnit
+from artifact.profiles import Profile, Tuple3
+
+
+@dataclass(frozen=True)
+class Group:
+    """One data set and seed whose models are trained in two stages (grid, then bracket)."""
+
+    tuple3: Tuple3
+    seed: int
+
+    @property
+    def label(self) -> str:
+        n, d, k = self.tuple3
+        return f"N{n}_d{d}_K{k}_seed{self.seed}"
+
+
+def stage1(profile: Profile, group: Group) -> TrainingUnit:
+    n = group.tuple3[0]
+    return TrainingUnit(
+        "isotropic",
+        profile.data(group.tuple3),
+        group.seed,
+        profile.train,
+        profile.eval,
+        experiment.initial_sizes(n, profile.initial_models),
+    )
+
+
+def stage2(profile: Profile, group: Group, units_dir: Path) -> TrainingUnit | None:
+    """The refinement unit, once stage 1 is done (None if stage 1 is missing or nothing to refine)."""
+    first = stage1(profile, group)
+    path = units_dir / first.filename
+    if not is_done(first, units_dir):
+        return None
+    tree = store.read_tree(path)
+    sizes = experiment.refinement_sizes(
+        tree["M"].tolist(), tree["memorization_ratio"].tolist(), profile.refinement_models
+    )
+    if not sizes:
+        return None
+    return dataclasses.replace(first, sizes=sizes)
+
+
+def group_units(profile: Profile, group: Group, units_dir: Path) -> list[TrainingUnit]:
+    second = stage2(profile, group, units_dir)
+    return [stage1(profile, group)] + ([second] if second else [])
+
+
+def is_done(unit, units_dir: Path) -> bool:
+    """Whether the unit's file is complete, with every dataset its family and data model declare."""
+    return store.is_complete(units_dir / unit.filename, unit.kind, unit.required_datasets())
+
+
+def load_group(profile: Profile, group: Group, units_dir: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The datasets `keys` of every trained model of one data set and seed (both stages), sorted by M."""
+    trees = [store.read_tree(units_dir / u.filename) for u in group_units(profile, group, units_dir)]
+    merged = {k: np.concatenate([t[k] for t in trees]) for k in ("M", *keys)}
+    order = np.argsort(merged["M"], kind="stable")
+    return {k: v[order] for k, v in merged.items()}
+
+
+def baselines(profile: Profile, tuple3: Tuple3, seed: int) -> experiment.BaselineUnit:
+    """The reference denoisers of one isotropic data set (x̄_*, x̄_mem, x̄_pmem,M)."""
+    return experiment.BaselineUnit("isotropic", profile.data(tuple3), seed, profile.eval)
