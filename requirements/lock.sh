@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the hash-locked requirement files from pyproject.toml.
 # The date cap resolves every unpinned package as of jax 0.6.0's release month, so that the CUDA
-# packages are the ones jaxlib 0.6.0 was tested with (reference/environment.md); --universal keeps
+# packages are the ones jaxlib 0.6.0 was released with (its CUDA 12 wheels of May 2025); --universal keeps
 # one file valid for every Python >= 3.11.
 set -euo pipefail
 cd "$(dirname "$0")/.."

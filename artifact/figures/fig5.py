@@ -15,7 +15,10 @@ from artifact.figures.base import AbstractFigure, Needs, Observation, dataset
 from artifact.figures.registry import register_figure
 from artifact.profiles import Profile
 
-RELEASED_NOTEBOOK = "reference/released_code.md §7.3"
+RELEASED_NOTEBOOK = (
+    "DruvPai/diffusion_mem_gen, experiments/colored_imagenet/shared_gmm/varying_model_size/"
+    "run_data_analysis_pipeline.ipynb"
+)
 
 
 class Figure5(AbstractFigure):
