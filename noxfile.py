@@ -2,7 +2,7 @@
 environment, unless ARTIFACT_NOX_BACKEND=none: then it uses the running Python as it is (inside the
 container, and under ./repro test, whose .venv is already that lock).
 
-    nox -s tests lint smoke      # what ./repro test and CI run (~7 min on 2 cores)
+    nox -s tests lint smoke      # what ./repro test and CI run
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _install(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit and end-to-end tests (pytest). ~5 min on 2 cores."""
+    """Unit and end-to-end tests (pytest). About 5 min on 2 cores (docs/usage.md, Tests)."""
     _install(session)
     session.run("python", "-m", "pytest", "-q", *session.posargs)
 
@@ -44,7 +44,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def smoke(session: nox.Session) -> None:
-    """Reproduce every figure at the smoke profile into a fresh folder, then compare. ~1.5 min."""
+    """Reproduce every figure at the smoke profile into a fresh folder, then compare. About 1 min (66 s measured)."""
     _install(session)
     out = Path(session.create_tmp()) / "smoke"
     session.run("python", "-m", "artifact", "reproduce", "--profile", "smoke", "--out", str(out), "--force")
@@ -62,14 +62,15 @@ def compare(session: nox.Session) -> None:
 
 @nox.session
 def calibrate(session: nox.Session) -> None:
-    """Regenerate expected/<profile>.json (nox -s calibrate -- --profile cpu). smoke ~3 min, cpu ~1.5 h."""
+    """Regenerate expected/<profile>.json (nox -s calibrate -- --profile cpu): one run per seed as the main seed,
+    sharing units, so a few times the profile's own time."""
     _install(session)
     session.run("python", "-m", "artifact", "calibrate", *(session.posargs or ["--profile", "smoke"]))
 
 
 @nox.session
 def cpu(session: nox.Session) -> None:
-    """The cpu profile and its comparison (~45 min on 2 cores)."""
+    """The cpu profile and its comparison (16.8 min on 2 cores, measured: README, Profiles)."""
     _install(session)
     session.run("python", "-m", "artifact", "reproduce", "--profile", "cpu", "--out", "results/cpu", *session.posargs)
     session.run("python", "-m", "artifact", "compare", "results/cpu")
@@ -77,7 +78,7 @@ def cpu(session: nox.Session) -> None:
 
 @nox.session
 def paper(session: nox.Session) -> None:
-    """The paper profile and its comparison (GPU; see README for time and memory)."""
+    """The paper profile and its comparison (a GPU job; not yet run: README, Profiles)."""
     _install(session)
     session.run(
         "python", "-m", "artifact", "reproduce", "--profile", "paper", "--out", "results/paper", *session.posargs

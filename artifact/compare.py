@@ -45,6 +45,7 @@ class CheckResult:
 
 
 def _check(entry: dict, observed: float | None) -> CheckResult:
+    observed = None if observed is None else float(observed)  # numpy scalars would not serialize as numbers
     rule, expected, tol = entry["rule"], float(entry["expected"]), float(entry["tolerance"])
     base = dict(id=entry["id"], claim=entry["claim"], observed=observed, expected=expected, rule=rule, tolerance=tol)
     if observed is None:
@@ -55,7 +56,7 @@ def _check(entry: dict, observed: float | None) -> CheckResult:
     if rule == "ratio":
         samples = entry["samples"]
         margin = tol - abs(observed - expected) * samples  # in counts
-        return CheckResult(**base, margin=margin, passed=margin >= -1e-6)
+        return CheckResult(**base, margin=margin, passed=bool(margin >= -1e-6))
     if rule in ("grid", "absolute"):
         margin = tol - abs(observed - expected)
     elif rule == "relative":
@@ -66,7 +67,20 @@ def _check(entry: dict, observed: float | None) -> CheckResult:
         margin = observed - expected
     else:
         raise ValueError(f"unknown rule {rule!r}")
-    return CheckResult(**base, margin=margin, passed=margin >= -1e-9 * max(1.0, abs(expected)))
+    return CheckResult(**base, margin=margin, passed=bool(margin >= -1e-9 * max(1.0, abs(expected))))
+
+
+def statement(rule: str, expected: float, tolerance: float) -> str:
+    """What a check asks for, in words: "<= 0.05", "0.8 ± 0.1", "1 ± 10%", "0.06 ± 10 samples"."""
+    if rule == "at_most":
+        return f"<= {expected:.4g}"
+    if rule == "at_least":
+        return f">= {expected:.4g}"
+    if rule == "ratio":
+        return f"{expected:.4g} ± {tolerance:.0f} samples"
+    if rule == "relative":
+        return f"{expected:.4g} ± {tolerance:.0%}"
+    return f"{expected:.4g} ± {tolerance:.4g}"
 
 
 def load_expected(path: Path) -> dict:

@@ -9,19 +9,6 @@ import h5py
 from artifact import compare, figures, files, provenance, store
 
 
-def _rule(result) -> str:
-    """The paper's statement as compare checks it."""
-    if result.rule == "at_most":
-        return f"<= {result.expected:.4g}"
-    if result.rule == "at_least":
-        return f">= {result.expected:.4g}"
-    if result.rule == "ratio":
-        return f"{result.expected:.4g} ± {result.tolerance:.0f} samples"
-    if result.rule == "relative":
-        return f"{result.expected:.4g} ± {result.tolerance:.0%}"
-    return f"{result.expected:.4g} ± {result.tolerance:.4g}"
-
-
 def _claims(out: Path) -> list[str]:
     """Per figure: its image, what to look for, and one row per check of the paper's statements.
 
@@ -43,7 +30,8 @@ def _claims(out: Path) -> list[str]:
         for r in sorted(rows, key=lambda r: (r.claim, r.id)):
             observed = "—" if r.observed is None else f"{r.observed:.4g}"
             agrees = "yes" if r.passed else "no" + (f" ({r.note})" if r.note else "")
-            lines.append(f"| {r.claim} | `{r.id}` | {observed} | {_rule(r)} | {agrees} |")
+            says = compare.statement(r.rule, r.expected, r.tolerance)
+            lines.append(f"| {r.claim} | `{r.id}` | {observed} | {says} | {agrees} |")
     return lines
 
 
