@@ -67,8 +67,39 @@ def _resolve(args):
     return profile, overrides, figures, shard
 
 
+def _check_same_run(run_file: Path, record: dict) -> None:
+    """Refuse to add to a folder that holds another configuration's results, or an older schema's units.
+
+    The layout (speed only) may differ: it is not part of any result's identity.
+    """
+    from artifact import store
+
+    try:
+        previous = json.loads(run_file.read_text())
+    except (OSError, ValueError):
+        raise UsageError(f"{run_file} is unreadable; delete it (the units are kept) or use another --out") from None
+    if previous.get("schema", 1) != store.SCHEMA_VERSION:
+        raise UsageError(
+            f"{run_file.parent} holds units of an older version of the artifact (unit schema "
+            f"v{previous.get('schema', 1)}, this is v{store.SCHEMA_VERSION}), which are not reused; use a fresh "
+            "--out, or --force to recompute into it"
+        )
+
+    def identity(config):
+        return {key: value for key, value in config.items() if key != "layout"}
+
+    if identity(previous.get("config", {})) != identity(json.loads(json.dumps(record["config"], default=list))):
+        raise UsageError(
+            f"{run_file.parent} holds results of another configuration ({previous.get('profile')} with "
+            f"{previous.get('overrides') or 'no overrides'}); use another --out, or --force to add to it"
+        )
+
+
 def _run_record(profile, overrides, figures) -> dict:
+    from artifact import store
+
     return {
+        "schema": store.SCHEMA_VERSION,
         "profile": profile.name,
         "overrides": overrides,
         "figures": list(figures),
@@ -95,12 +126,7 @@ def _reproduce(args) -> int:
     _writable_folder(out)
     run_file = out / "run.json"
     if run_file.exists() and not args.force:
-        previous = json.loads(run_file.read_text())
-        if previous.get("config") != json.loads(json.dumps(record["config"], default=list)):
-            raise UsageError(
-                f"{out} holds results of another configuration ({previous.get('profile')} with "
-                f"{previous.get('overrides') or 'no overrides'}); use another --out, or --force to add to it"
-            )
+        _check_same_run(run_file, record)
     files.write_text(run_file, json.dumps(record, indent=2, default=list) + "\n")
     start = time.perf_counter()
     print(f"reproducing figures {','.join(figures)} at the {profile.name} profile into {out}", file=sys.stderr)

@@ -149,8 +149,8 @@ class TrainingUnit(UnitIdentity):
             self.data, self.sizes, self.train.num_steps, self.train.noise_draws
         ) + family.evaluation_flops(self.data, self.sizes, self.eval.loss_noise_draws)
 
-    def run(self, progress: Callable | None = None) -> dict:
-        return run_training_unit(self, progress)
+    def run(self, progress: Callable | None = None, points_per_chunk: int | None = None) -> dict:
+        return run_training_unit(self, progress, points_per_chunk)
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ class BaselineUnit(UnitIdentity):
         data_model = families.data_model(self.data_model)
         return data_model.baseline_flops(self.data, self.eval.loss_noise_draws, len(self.pmem_sizes) + 2)
 
-    def run(self, progress: Callable | None = None) -> dict:
+    def run(self, progress: Callable | None = None, points_per_chunk: int | None = None) -> dict:
         return run_baseline_unit(self, progress)
 
 
@@ -240,13 +240,20 @@ def _flat(x):
     return x.reshape(x.shape[0], -1)
 
 
-def run_training_unit(unit: TrainingUnit, progress: Callable | None = None) -> dict:
-    """Train the unit's models together, then measure each one. Returns the datasets to store."""
+def run_training_unit(
+    unit: TrainingUnit, progress: Callable | None = None, points_per_chunk: int | None = None
+) -> dict:
+    """Train the unit's models together, then measure each one. Returns the datasets to store.
+
+    points_per_chunk: the step's layout (speed only, `layout.py`; default: the backend's).
+    """
     family, data_model = families.family(unit.family), unit.data_model
     dataset = data_model.make_dataset(unit.data, unit.seed)
     grid = process.time_grid()
     train_key = rng.stream(unit.seed, "train", *unit.data.stream_tag())
-    result = training.train_models(train_key, family, dataset, grid, unit.sizes, unit.train, progress=progress)
+    result = training.train_models(
+        train_key, family, dataset, grid, unit.sizes, unit.train, progress=progress, points_per_chunk=points_per_chunk
+    )
     loss_key, ddim_key = _eval_keys(unit.data, unit.seed)
     start = jax.random.normal(ddim_key, (unit.eval.num_samples, *dataset.train.shape[1:]))
     rows = max(unit.data.num_train, max(unit.sizes))

@@ -6,8 +6,11 @@ import sys
 import time
 from pathlib import Path
 
+import jax
+
 from artifact import families, figures, files, provenance, store
 from artifact.experiment import TrainingUnit
+from artifact.layout import Layout
 from artifact.profiles import Profile
 from artifact.stages import Group, group_units, is_done, stage1, stage2
 
@@ -21,6 +24,12 @@ CPU_FLOPS_PER_SECOND = 40e9  # evaluation; each family states its training rate
 CPU_SECONDS_PER_STEP = 1e-3
 CPU_SECONDS_PER_MODEL_CHUNK = 2e-5
 CPU_SECONDS_PER_UNIT = 8.0
+# --dry-run estimates on an accelerator (no GPU run is recorded yet, so these are assumptions): the
+# device's float32 matmul rate, measured when the estimate is made; ~185 kernel launches per
+# whole-batch step (counted in a deviceless compile for an H100) at ~5 µs each; compilation and
+# evaluation per unit.
+ACCELERATOR_SECONDS_PER_STEP = 1e-3
+ACCELERATOR_SECONDS_PER_UNIT = 30.0
 
 
 def parse_figures(text: str) -> tuple[str, ...]:
@@ -51,6 +60,8 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
     units_dir = out / "units"
     baselines, groups = figures.needed(profile, chosen)
     jobs = _shard([*baselines, *groups], shard)
+    backend = jax.default_backend()
+    rate = None if backend == "cpu" else device_matmul_rate()
     lines, total = [], 0.0
     for job in jobs:
         if isinstance(job, Group):
@@ -67,15 +78,42 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
                     f"~{profile.refinement_models} models)"
                 )
                 continue
-            seconds = estimated_cpu_seconds(unit)
+            seconds = estimated_cpu_seconds(unit) if rate is None else estimated_accelerator_seconds(unit, rate)
             if state == "to do":
                 total += seconds
             lines.append(
                 f"  {state:<7}  {unit.describe()}  ~{unit.flops() / 1e9:,.0f} GFLOP, "
-                f"~{seconds / 60:,.1f} CPU-min  [{unit.filename}]"
+                f"~{seconds / 60:,.1f} {'CPU' if rate is None else backend.upper()}-min  [{unit.filename}]"
             )
-    lines.append(f"to do: about {total / 60:,.1f} min on a 2-core CPU (refinement stages not counted until known)")
+    if rate is None:
+        where = "a 2-core CPU"
+    else:
+        where = (
+            f"this {backend} (an estimate: its float32 matmul rate, {rate / 1e12:.1f} TFLOP/s measured now, "
+            f"{ACCELERATOR_SECONDS_PER_STEP * 1e3:g} ms of kernel launches per step, "
+            f"{ACCELERATOR_SECONDS_PER_UNIT:g} s per unit)"
+        )
+    lines.append(f"to do: about {total / 60:,.1f} min on {where} (refinement stages not counted until known)")
     return lines
+
+
+def device_matmul_rate(size: int = 4096) -> float:
+    """float32 FLOP/s of one size^3 product on the default device, best of three (after compiling)."""
+    a = jax.random.normal(jax.random.key(0), (size, size), jax.numpy.float32)
+    product = jax.jit(jax.numpy.matmul)
+    jax.block_until_ready(product(a, a))
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        jax.block_until_ready(product(a, a))
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def estimated_accelerator_seconds(unit, flops_per_second: float) -> float:
+    """flops at the matmul rate, plus the kernel launches of every step, plus a fixed cost per unit."""
+    steps = unit.train.num_steps if isinstance(unit, TrainingUnit) else 0
+    return unit.flops() / flops_per_second + steps * ACCELERATOR_SECONDS_PER_STEP + ACCELERATOR_SECONDS_PER_UNIT
 
 
 def estimated_cpu_seconds(unit) -> float:
@@ -84,7 +122,7 @@ def estimated_cpu_seconds(unit) -> float:
     family = families.family(unit.family)
     training = family.training_flops(unit.data, unit.sizes, unit.train.num_steps, unit.train.noise_draws)
     evaluation = family.evaluation_flops(unit.data, unit.sizes, unit.eval.loss_noise_draws)
-    chunks = -(-unit.data.num_train // unit.train.points_per_chunk)
+    chunks = -(-unit.data.num_train // Layout().points_per_chunk_for("cpu", unit.data.num_train))
     per_step = CPU_SECONDS_PER_STEP + family.cpu_chunk_factor * CPU_SECONDS_PER_MODEL_CHUNK * len(unit.sizes) * chunks
     return (
         training / family.cpu_flops_per_second
@@ -125,8 +163,11 @@ class Progress:
             print(f"    {self.label}: {step}/{total}", file=sys.stderr)
 
 
-def run_unit(unit, units_dir: Path, force: bool) -> str:
-    """Compute and store one unit unless a complete file exists. Returns 'done', 'computed'."""
+def run_unit(unit, units_dir: Path, force: bool, layout: Layout | None = None) -> str:
+    """Compute and store one unit unless a complete file exists. Returns 'done', 'computed'.
+
+    layout: speed-only settings; the one used is recorded in the unit's provenance, not its identity.
+    """
     path = units_dir / unit.filename
     if not force and path.exists():
         try:
@@ -137,11 +178,11 @@ def run_unit(unit, units_dir: Path, force: bool) -> str:
     print(f"  computing {unit.describe()}", file=sys.stderr)
     start = time.perf_counter()
     progress = Progress(unit.filename.split("_")[0])
-    tree = unit.run(progress)
+    points_per_chunk = (layout or Layout()).points_per_chunk_for(jax.default_backend(), unit.data.num_train)
+    tree = unit.run(progress, points_per_chunk)
     tree["attrs"] = {"unit_hash": unit.hash}
-    store.write_atomic(
-        path, unit.kind, unit.config(), tree, provenance.stable(), provenance.volatile(time.perf_counter() - start)
-    )
+    stable = provenance.stable() | {"layout": {"points_per_chunk": points_per_chunk}}
+    store.write_atomic(path, unit.kind, unit.config(), tree, stable, provenance.volatile(time.perf_counter() - start))
     return "computed"
 
 
@@ -166,12 +207,12 @@ def run(profile: Profile, chosen, out: Path, shard: tuple[int, int], force: bool
     for i, job in enumerate(jobs, 1):
         print(f"[{i}/{len(jobs)}] {job.label if isinstance(job, Group) else job.describe()}", file=sys.stderr)
         if isinstance(job, Group):
-            run_unit(stage1(profile, job), units_dir, force)
+            run_unit(stage1(profile, job), units_dir, force, profile.layout)
             second = stage2(profile, job, units_dir)
             if second is not None:
-                run_unit(second, units_dir, force)
+                run_unit(second, units_dir, force, profile.layout)
         else:
-            run_unit(job, units_dir, force)
+            run_unit(job, units_dir, force, profile.layout)
     return all_complete(profile, chosen, out)
 
 

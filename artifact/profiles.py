@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from artifact.data import MixtureDataConfig
 from artifact.experiment import EvalConfig
 from artifact.families.colored import RELEASED_CONFIG, ColoredDataConfig
+from artifact.layout import Layout
 from artifact.train import TrainConfig
 
 FIG5_CONFIGS = ("paper", "released")
@@ -62,6 +63,8 @@ class Profile:
     fig5_train: TrainConfig = field(default_factory=lambda: TrainConfig(num_steps=100_000))
     fig5_models: int = 10  # M = N/10, ..., N
     fig5_config: str = "paper"
+    # Speed only, not part of any unit's identity: points per pass of a training step (0: the backend's).
+    layout: Layout = field(default_factory=Layout)
 
     def __post_init__(self):
         if self.fig5_config not in FIG5_CONFIGS:

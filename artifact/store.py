@@ -18,7 +18,8 @@ import numpy as np
 
 from artifact import files, provenance
 
-SCHEMA_VERSION = 1
+# 2: the step's layout (points_per_chunk) left TrainConfig, so unit identities changed once.
+SCHEMA_VERSION = 2
 
 
 class InvalidResultFile(Exception):

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from artifact import denoisers, mixture_grad
+from artifact.layout import Layout
 from artifact.model import MixtureDenoiser, partial_memorization_init
 
 
@@ -43,7 +44,6 @@ class TrainConfig:
     adam_b1: float = 0.9
     adam_b2: float = 0.999
     adam_eps: float = 1e-8
-    points_per_chunk: int = 10  # speed only: training points per cache-sized chunk of the step
 
     def __post_init__(self):
         if self.num_steps < 1 or self.noise_draws < 1:
@@ -185,6 +185,7 @@ def train_models(
     num_logs: int = 100,
     progress: Callable[[int, int, jax.Array, float], None] | None = None,
     devices: Sequence | None = None,
+    points_per_chunk: int | None = None,
 ) -> TrainResult:
     """Train one model of `family` per entry of `sizes` on `dataset.train` (N, ...), all in one compiled step.
 
@@ -192,9 +193,12 @@ def train_models(
     key: the unit's training key; init keys are fold_in(init key, M), step keys fold_in(steps key, step).
     progress(step, num_steps, losses, elapsed_seconds) is called num_logs times.
     devices: where to train (default: every local device; the models are split among them).
+    points_per_chunk: training points per pass of the step (speed only; default: the backend's, `layout.py`).
     """
     init_key, steps_key = jax.random.split(key)
     train = jnp.asarray(dataset.train, jnp.float32)
+    devices = devices or jax.local_devices()
+    chunk_points = points_per_chunk or Layout().points_per_chunk_for(devices[0].platform, train.shape[0])
     models = tuple(family.init(jax.random.fold_in(init_key, m), dataset, m, config) for m in sizes)
     losses_and_grads = family.losses_and_grads
     optimizer = make_optimizer(config)
@@ -205,7 +209,7 @@ def train_models(
         t, eps = draw_batch(
             jax.random.fold_in(steps_key, step), data.shape[0], grid, config.noise_draws, data.shape[1:]
         )
-        losses, grads = losses_and_grads(models, data, t, eps, config.points_per_chunk)
+        losses, grads = losses_and_grads(models, data, t, eps, chunk_points)
         new_models, new_states = [], []
         for model, state, grad in zip(models, states, grads, strict=True):
             updates, state = optimizer.update(grad, state, model)
@@ -221,7 +225,7 @@ def train_models(
     # Several local devices (GPUs, or CPU devices under --xla_force_host_platform_device_count):
     # the models are split into groups of similar total M, one group per device. Each model's
     # trajectory does not depend on its group, so the result equals the single-device run.
-    groups = device_groups(sizes, devices or jax.local_devices())
+    groups = device_groups(sizes, devices)
     placed = []
     for indices, device in groups:
         group_models = jax.device_put(tuple(models[i] for i in indices), device)

@@ -89,7 +89,7 @@ TINY = Sizes(
 )
 
 
-def _seconds_per_step(family, dataset, sizes, config: TrainConfig, steps: int) -> float:
+def _seconds_per_step(family, dataset, sizes, config: TrainConfig, steps: int, points_per_chunk: int) -> float:
     """From the difference of two progress marks: compilation and the first chunk are left out."""
     marks = []
     train_models(
@@ -101,6 +101,7 @@ def _seconds_per_step(family, dataset, sizes, config: TrainConfig, steps: int) -
         replace(config, num_steps=2 * steps),
         num_logs=2,
         progress=lambda step, total, losses, elapsed: marks.append((step, elapsed)),
+        points_per_chunk=points_per_chunk,
     )
     (s1, t1), (s2, t2) = marks
     return (t2 - t1) / (s2 - s1)
@@ -192,9 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     paper_flops = _step_flops(sizes.num_train, sizes.dim, sizes.noise_draws, sizes.sizes)
     layouts = {}
     for chunk in sizes.layouts:
-        seconds = _seconds_per_step(
-            isotropic, dataset, sizes.sizes, replace(base, points_per_chunk=chunk), sizes.timed_steps
-        )
+        seconds = _seconds_per_step(isotropic, dataset, sizes.sizes, base, sizes.timed_steps, points_per_chunk=chunk)
         layouts[str(chunk)] = {"step_seconds": seconds, "fraction_of_matmul": round(paper_flops / seconds / rate, 4)}
         record["layouts"] = layouts
         save()
@@ -202,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     n, d, r = sizes.small
     small_sizes = experiment.initial_sizes(n, 10)
     small = _seconds_per_step(
-        isotropic, _isotropic(n, d, 2), small_sizes, replace(base, noise_draws=r, points_per_chunk=n), sizes.timed_steps
+        isotropic, _isotropic(n, d, 2), small_sizes, replace(base, noise_draws=r), sizes.timed_steps, points_per_chunk=n
     )
     small_flops = _step_flops(n, d, r, small_sizes)
     big = layouts[str(best)]["step_seconds"]
@@ -217,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     colored_data = families.data_model("colored").make_dataset(colored_config, 0)
     colored_step = _seconds_per_step(
-        colored, colored_data, experiment.initial_sizes(sizes.colored_train, 10), base, sizes.timed_steps
+        colored, colored_data, experiment.initial_sizes(sizes.colored_train, 10), base, sizes.timed_steps, 0
     )
     record["colored_step"] = {"N": sizes.colored_train, "size": sizes.colored_size, "step_seconds": colored_step}
     save()
@@ -228,13 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         "isotropic",
         data.MixtureDataConfig(num_train=sizes.num_train, dim=sizes.dim, num_components=sizes.components),
         0,
-        TrainConfig(num_steps=steps, noise_draws=sizes.noise_draws, points_per_chunk=best),
+        TrainConfig(num_steps=steps, noise_draws=sizes.noise_draws),
         experiment.EvalConfig(num_samples=sizes.eval_samples, loss_noise_draws=sizes.eval_noise_draws),
         tuple(sizes.sizes),
     )
     marks = []
     unit_start = time.perf_counter()
-    tree = unit.run(lambda step, total, losses, elapsed: marks.append(elapsed))
+    tree = unit.run(lambda step, total, losses, elapsed: marks.append(elapsed), points_per_chunk=best)
     wall = time.perf_counter() - unit_start
     training_seconds = marks[-1] if marks and marks[-1] is not None else wall
     record["unit"] = {

@@ -1,5 +1,6 @@
 """Bad input gets one line and exit code 2; --dry-run works on every profile."""
 
+import json
 import os
 import subprocess
 import sys
@@ -75,3 +76,32 @@ def test_module_entry_point_and_help():
     assert result.returncode == 0
     for flag in ("--profile", "--figures", "--out", "--seeds", "--shard", "--set", "--dry-run", "--force"):
         assert flag in result.stdout
+
+
+def test_a_folder_of_an_older_unit_schema_is_refused(tmp_path, capsys):
+    (tmp_path / "run.json").write_text(json.dumps({"profile": "smoke", "overrides": [], "config": {}}))
+    assert cli.main(["reproduce", "--profile", "smoke", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "older version of the artifact (unit schema v1, this is v2)" in err
+
+
+def test_an_unreadable_run_record_is_one_line(tmp_path, capsys):
+    (tmp_path / "run.json").write_text('{"profile": "smo')
+    assert cli.main(["reproduce", "--profile", "smoke", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run.json is unreadable" in err
+
+
+def test_dry_run_on_an_accelerator_labels_its_estimate(tmp_path, monkeypatch, capsys):
+    """The GPU branch of --dry-run, wired on a CPU: the device's measured matmul rate and the stated assumptions."""
+    from artifact import pipeline
+
+    monkeypatch.setattr(pipeline.jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(pipeline, "device_matmul_rate", lambda: 2e13)
+    assert cli.main(["reproduce", "--profile", "paper", "--dry-run", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
+    assert "on this gpu (an estimate: its float32 matmul rate, 20.0 TFLOP/s measured now" in last
+    assert "GPU-min" in out and "CPU-min" not in out
+    minutes = [float(line.split("~")[2].split()[0].replace(",", "")) for line in out.splitlines() if "to do " in line]
+    assert f"about {sum(minutes):,.1f} min" in last or abs(float(last.split()[3].replace(",", "")) - sum(minutes)) < 1

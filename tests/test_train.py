@@ -25,6 +25,23 @@ def test_chunked_gradients_equal_autodiff_of_the_definition(small_dataset):
         np.testing.assert_allclose(fast, ref, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(ref))))
 
 
+def test_the_cpu_and_the_gpu_layout_give_the_same_losses_and_gradients(small_dataset):
+    """Chunks of a few points (the CPU's layout) and the whole batch in one pass (the GPU's) differ only in
+    the order of float32 sums: the layout is not part of a unit's identity."""
+    train, grid = small_dataset.train, process.time_grid()
+    models = training.init_models(key("init"), train, [2, 5, 20], 1e-2)
+    t, eps = training.draw_batch(key("batch"), train.shape[0], grid, 7, train.shape[1])
+    chunked = training.batched_losses_and_grads(models, train, t, eps, points_per_chunk=10)
+    whole = training.batched_losses_and_grads(models, train, t, eps, points_per_chunk=train.shape[0])
+    for a, b in zip(jax.tree.leaves(chunked), jax.tree.leaves(whole), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6 * float(jnp.max(jnp.abs(b))))
+    colored_like = training.autodiff_losses_and_grads(
+        lambda m, x, e, tt: m.eps_residual(x, e, tt), models, train, t, eps, points_per_chunk=4
+    )
+    for a, b in zip(jax.tree.leaves(colored_like), jax.tree.leaves(whole), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(b))))
+
+
 def numpy_training_loss(means, std, x0, t, eps):
     """float64 reference: sum over points and draws of ||eps_hat - eps||^2, via conftest's posterior mean."""
     total = 0.0
