@@ -1,0 +1,165 @@
+"""Seeing the GPU program without a GPU: kernel launches and temporaries of one training step, per layout.
+
+Compiles one full-batch training step of the isotropic family (ten models M = 20..200, N = 200,
+d = 50, N_dup = 100: loss, gradients, Adam) for an NVIDIA H100 with JAX's deviceless ahead-of-time
+compilation, and counts the instructions of the compiled program that launch work on the device
+(fusions, custom calls such as cuBLAS products, copies, sorts, ...): a while loop's body counts
+once per iteration (XLA's known trip count). memory_analysis() gives the temporaries. One record
+per candidate points_per_chunk (`artifact/layout.py`), printed as JSON lines; --record appends them.
+
+JAX 0.6.0's deviceless path does not work, so this runs in a throwaway environment, not the lock:
+    python3 -m venv /tmp/jaxcuda && /tmp/jaxcuda/bin/pip install "jax[cuda12]==0.10.2" equinox optax h5py pillow
+    JAX_PLATFORMS=cpu /tmp/jaxcuda/bin/python benchmarks/aot_kernels.py [--record benchmarks/results.jsonl]
+The target is h100_target_config.txtpb beside this file: XLA's GpuTargetConfig for an H100 80GB
+(SXM), with the device figures XLA's public test fixtures use for that card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from artifact import data, families, process, provenance  # noqa: E402
+from artifact import train as training  # noqa: E402
+
+TARGET = Path(__file__).resolve().parent / "h100_target_config.txtpb"
+# Instructions that do not launch a kernel of their own.
+FREE = {
+    "parameter",
+    "constant",
+    "tuple",
+    "get-tuple-element",
+    "bitcast",
+    "while",
+    "conditional",
+    "call",
+    "after-all",
+    "partition-id",
+    "replica-id",
+    "opt-barrier",
+    "add-dependency",
+}
+INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?(?P<name>[\w.\-]+)\s*=\s*(?P<type>.+?)\s(?P<op>[a-z][\w\-]*)\(")
+COMPUTATION = re.compile(r"^(?:ENTRY\s+)?%?(?P<name>[\w.\-]+)\s.*\{\s*$")
+
+
+def parse_computations(hlo: str) -> tuple[dict[str, list[str]], str]:
+    """name -> instruction lines of every computation in an HLO module's text, and the entry's name."""
+    computations, entry, current = {}, None, None
+    for line in hlo.splitlines():
+        if current is None:
+            match = COMPUTATION.match(line)
+            if match and not line.startswith(" "):
+                current = match.group("name")
+                computations[current] = []
+                if line.startswith("ENTRY"):
+                    entry = current
+        elif line.strip() == "}":
+            current = None
+        else:
+            computations[current].append(line)
+    return computations, entry
+
+
+def launches(computations: dict[str, list[str]], name: str) -> int:
+    """Kernel launches of one run of computation `name`: launching instructions, while bodies times their trips."""
+    count = 0
+    for line in computations[name]:
+        match = INSTRUCTION.match(line)
+        if not match:
+            continue
+        op = match.group("op")
+        if op == "while":
+            body = re.search(r"body=%?([\w.\-]+)", line).group(1)
+            trips = re.search(r'"known_trip_count":\{"n":"(\d+)"\}', line)
+            count += (int(trips.group(1)) if trips else 1) * launches(computations, body)
+        elif op in ("call", "conditional"):
+            for callee in re.findall(r"(?:to_apply|branch_computations=\{[^}]*)=?%?([\w.\-]+)", line):
+                if callee in computations:
+                    count += launches(computations, callee)
+        elif op not in FREE:
+            count += 1
+    return count
+
+
+def step_function(points_per_chunk: int, config: training.TrainConfig):
+    family = families.family("isotropic")
+    optimizer = training.make_optimizer(config)
+    grid = jnp.asarray(process.time_grid(), jnp.float32)
+
+    def step(models, states, train, key):
+        t, eps = training.draw_batch(key, train.shape[0], grid, config.noise_draws, train.shape[1:])
+        losses, grads = family.losses_and_grads(models, train, t, eps, points_per_chunk)
+        updated = []
+        for model, state, grad in zip(models, states, grads, strict=True):
+            updates, state = optimizer.update(grad, state, model)
+            updated.append((jax.tree.map(jnp.add, model, updates), state))
+        return tuple(m for m, _ in updated), tuple(s for _, s in updated), losses
+
+    return step, family, optimizer
+
+
+def measure(points_per_chunk: int, target: str) -> dict:
+    from jax.experimental import topologies
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    topology = topologies.get_topology_desc(platform="cuda", topology="1x1x1", target_config=target)
+    mesh = Mesh(np.array(topology.devices).reshape(1), ("x",))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    sizes = list(range(20, 201, 20))
+    config = training.TrainConfig(noise_draws=100)
+    step, family, optimizer = step_function(points_per_chunk, config)
+    dataset = data.make_dataset(data.MixtureDataConfig(num_train=200, dim=50, num_components=12), seed=0)
+    models = tuple(family.init(jax.random.PRNGKey(m), dataset, m, config) for m in sizes)
+    states = tuple(optimizer.init(m) for m in models)
+    concrete = (models, states, jnp.asarray(dataset.train, jnp.float32), jax.random.PRNGKey(0))
+
+    def abstract(x):
+        return jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x), sharding=replicated)
+
+    compiled = jax.jit(step).lower(*jax.tree.map(abstract, concrete)).compile()
+    computations, entry = parse_computations(compiled.as_text())
+    memory = compiled.memory_analysis()
+    return {
+        "benchmark": "aot_kernels",
+        "date": time.strftime("%Y-%m-%d"),
+        "target": "NVIDIA H100 80GB (deviceless compile)",
+        "N": 200,
+        "d": 50,
+        "N_dup": 100,
+        "M": sizes,
+        "points_per_chunk": points_per_chunk,
+        "kernel_launches_per_step": launches(computations, entry),
+        "temporaries_mb": round(memory.temp_size_in_bytes / 2**20, 1) if memory is not None else None,
+        "jax": jax.__version__,
+        **provenance.source_state(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", default="10,40,200", help="points_per_chunk values to compile")
+    parser.add_argument("--record", help="append the JSON records to this file")
+    args = parser.parse_args(argv)
+    target = "\n".join(line for line in TARGET.read_text().splitlines() if not line.startswith("#"))
+    for chunk in (int(c) for c in args.chunks.split(",")):
+        record = measure(chunk, target)
+        print(json.dumps(record), flush=True)
+        if args.record:
+            with open(args.record, "a") as f:
+                f.write(json.dumps(record) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
