@@ -3,8 +3,11 @@
 The training loss sums over points; `points_per_chunk` says how many points one pass of the step
 handles (the rest is a `lax.scan` over chunks). On a CPU small chunks keep each chunk's
 (points x draws x M) tables in cache; on a GPU every pass is a round of kernel launches, so the
-whole batch goes in one pass (compiled for an H100 without a GPU: ~3,200 launches per paper-size
-step in chunks of 10 points, ~185 in one pass). The numbers agree to float32 rounding whatever the
+whole batch goes in one pass: compiled for an H100 without a GPU, the paper-size step (Adam
+included) launches 3,551 kernels in chunks of 10 points, 926 in chunks of 40 and 217 in one pass,
+with 31, 90 and 406 MB of temporaries (`benchmarks/aot_kernels.py`, recorded in
+benchmarks/results.jsonl at c4c8d14). No GPU has timed the layouts yet (`benchmarks/gpu_evidence.py`
+will). The numbers agree to float32 rounding whatever the
 layout (tested), so the layout is not part of any unit's identity: a unit records the layout that
 computed it in its provenance instead.
 """
