@@ -131,7 +131,9 @@ class TrainingUnit(UnitIdentity):
         return families.data_model(families.family(self.family).data_model)
 
     def label(self) -> str:
-        return self.data_model.label(self.data, self.seed)
+        """The data set's label, after the family's name when it is not the data model's own family."""
+        label = self.data_model.label(self.data, self.seed)
+        return label if self.family == self.data_model.name else f"{self.family}_{label}"
 
     def describe(self) -> str:
         family = "" if self.family == self.data_model.name else f"{self.family} "
