@@ -26,7 +26,8 @@ def render(figures_h5: Path, out_dir: Path) -> list[Path]:
                 continue
             fig = plt.figure(figsize=figure.size, layout="constrained")
             figure.plot(f[name], fig)
-            fig.suptitle(f"{name.replace('fig', 'Figure ')} ({f.attrs.get('profile', '?')} profile)", fontsize=10)
+            title = f"Extension, not in the paper: {name}" if figure.extension else name.replace("fig", "Figure ")
+            fig.suptitle(f"{title} ({f.attrs.get('profile', '?')} profile)", fontsize=10)
             for ext in ("png", "pdf"):
                 path = out_dir / f"{name}.{ext}"
                 image = io.BytesIO()  # rendered whole first: a reader never sees half an image

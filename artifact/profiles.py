@@ -41,6 +41,22 @@ class RegressionConfig:
 
 
 @dataclass(frozen=True)
+class MLPSettings:
+    """The MLP extension (--figures mlp, beyond the paper): hidden widths on Fig. 2's data set, and training.
+
+    The widths double from far below the mixture's crossover (M_pt d ~ 0.8 N d parameters) to far
+    above it; the training is the mixtures' (estimator, grid, N_dup, optimiser, schedule).
+    """
+
+    widths: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        if not self.widths or min(self.widths) < 1 or list(self.widths) != sorted(set(self.widths)):
+            raise ValueError(f"MLP widths must be distinct positive integers in increasing order, got {self.widths}")
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -63,6 +79,7 @@ class Profile:
     fig5_train: TrainConfig = field(default_factory=lambda: TrainConfig(num_steps=100_000))
     fig5_models: int = 10  # M = N/10, ..., N
     fig5_config: str = "paper"
+    mlp: MLPSettings = field(default_factory=MLPSettings)
     # Speed only, not part of any unit's identity: points per pass of a training step (0: the backend's).
     layout: Layout = field(default_factory=Layout)
 
@@ -108,6 +125,8 @@ PROFILES = {
         num_heldout=50,
         fig5_data=ColoredDataConfig(num_train=20, num_templates=4, num_heldout=20, template_source="offline"),
         fig5_train=TrainConfig(num_steps=10_000, noise_draws=10),
+        # Crossover ~0.8 N d = 640 parameters; widths 1..128 give ~30 to ~22,000.
+        mlp=MLPSettings(widths=(1, 2, 4, 8, 16, 32, 64, 128), train=TrainConfig(num_steps=30_000, noise_draws=20)),
     ),
     "smoke": Profile(
         name="smoke",
@@ -126,6 +145,11 @@ PROFILES = {
         fig5_data=ColoredDataConfig(num_train=10, num_templates=4, num_heldout=10, template_source="offline"),
         fig5_train=TrainConfig(num_steps=1_500, noise_draws=5),
         fig5_models=5,
+        # Crossover ~0.8 N d = 128 parameters; widths 1..64 give ~20 to ~5,800.
+        mlp=MLPSettings(
+            widths=(1, 2, 4, 8, 16, 32, 64),
+            train=TrainConfig(num_steps=6_000, noise_draws=10, peak_lr=1e-2, final_lr=1e-5),
+        ),
     ),
 }
 

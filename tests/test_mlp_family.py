@@ -1,5 +1,6 @@
 """The MLP family (beyond the paper): trained through the generic units, batched over widths, padded exactly."""
 
+import h5py
 import jax
 import numpy as np
 import pytest
@@ -64,3 +65,31 @@ def test_an_mlp_unit_trains_samples_and_evaluates(dataset, tmp_path):
     )
     # A trained ε-predictor beats predicting zero (loss d = 4 per sample) at the panel's time.
     assert np.all(tree["train_loss_eps"][:, 16] < 4.0)
+
+
+def test_all_means_the_papers_figures_and_extensions_run_when_named():
+    assert pipeline.parse_figures("all") == ("1", "2", "3", "4", "5", "6", "7")
+    assert pipeline.parse_figures("all,mlp") == ("1", "2", "3", "4", "5", "6", "7", "mlp")
+    assert pipeline.parse_figures("mlp,2") == ("mlp", "2")
+
+
+def test_the_mlp_figure_end_to_end(tmp_path):
+    """A tiny --figures mlp run: the figure's group, its attributes and observables, its plot and its report."""
+    from conftest import TINY
+
+    from artifact import cli, figures
+
+    settings = ["--set", "mlp.widths=1,4,16", "--set", "mlp.train.num_steps=300", "--seeds", "0"]
+    argv = ["reproduce", *[a for a in TINY if a not in ("--seeds", "0,1")], *settings, "--figures", "mlp"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 0
+    with h5py.File(tmp_path / "figures.h5", "r") as f:
+        g = f["mlp"]
+        assert g["parameter_count"][()].tolist() == [mlp.parameter_count(w, 8) for w in (1, 4, 16)]
+        assert g.attrs["parameter_count_formula"] == mlp.PARAMETER_FORMULA
+        assert g["loss_history"].shape[1] == 3 and g["mixture_memorization_ratio"].shape == g["mixture_M"].shape
+        assert all("paper" in g[name].attrs and "units" in g[name].attrs for name in g)
+    observed = figures.observables(tmp_path / "figures.h5")
+    assert {"mlp.memorization_ratio@widest", "mlp.widest_loss_change_last_tenth"} <= observed.keys()
+    assert all(o.claim.startswith("Extension (not in the paper)") for k, o in observed.items() if k.startswith("mlp."))
+    assert (tmp_path / "figures" / "mlp.png").stat().st_size > 1000
+    assert "![Extension, not in the paper: mlp](figures/mlp.png)" in (tmp_path / "REPORT.md").read_text()

@@ -56,6 +56,9 @@ class MLPDenoiser(eqx.Module):
         return self.w1.shape[0]
 
 
+PARAMETER_FORMULA = "W (d + 8) + W + W^2 + W + d W + d (two hidden layers of width W; input x_t and 8 time features)"
+
+
 def parameter_count(width: int, dim: int) -> int:
     return width * (dim + EMBEDDING) + width + width * width + width + dim * width + dim
 

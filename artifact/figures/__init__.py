@@ -1,4 +1,5 @@
-"""The paper's figures, one module each (`fig1` ... `fig7`), behind one interface (`base.AbstractFigure`).
+"""The paper's figures, one module each (`fig1` ... `fig7`), and extensions beyond the paper (`mlp`),
+behind one interface (`base.AbstractFigure`).
 
 Adding a figure is one module that subclasses AbstractFigure and calls `register_figure`, imported
 below (and its expected values in expected/).
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import h5py
 
-from artifact.figures import fig1, fig2, fig3, fig4, fig5, fig6, fig7  # noqa: E402, F401  (registers them)
+from artifact.figures import fig1, fig2, fig3, fig4, fig5, fig6, fig7, mlp  # noqa: E402, F401  (registers them)
 from artifact.figures.base import PANEL_INDEX, AbstractFigure, Needs, Observation
-from artifact.figures.registry import figure, keys, register_figure
+from artifact.figures.registry import figure, keys, paper_keys, register_figure
 from artifact.profiles import Profile
 
 
@@ -56,5 +57,6 @@ __all__ = [
     "keys",
     "needed",
     "observables",
+    "paper_keys",
     "register_figure",
 ]

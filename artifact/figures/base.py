@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import equinox as eqx
 import h5py
@@ -51,15 +52,16 @@ def dataset(value, units: str, description: str, paper: str):
 
 class AbstractFigure(eqx.Module):
     """key: the --figures value ("2"); group: its figures.h5 group ("fig2"); size: the plot's inches;
-    caption: one line on what to look for (REPORT.md)."""
+    caption: one line on what to look for (REPORT.md); extension: True for figures beyond the paper."""
 
     key: eqx.AbstractClassVar[str]
     size: eqx.AbstractClassVar[tuple[float, float]]
     caption: eqx.AbstractClassVar[str]
+    extension: ClassVar[bool] = False  # beyond the paper: run when named, never by --figures all
 
     @property
     def group(self) -> str:
-        return f"fig{self.key}"
+        return self.key if self.extension else f"fig{self.key}"
 
     @abc.abstractmethod
     def needs(self, profile: Profile) -> Needs:

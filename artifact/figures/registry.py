@@ -22,4 +22,10 @@ def figure(key: str) -> AbstractFigure:
 
 
 def keys() -> tuple[str, ...]:
+    """Every registered figure: the paper's, then the extensions."""
     return tuple(_FIGURES)
+
+
+def paper_keys() -> tuple[str, ...]:
+    """The paper's figures: what --figures all means."""
+    return tuple(key for key, figure in _FIGURES.items() if not figure.extension)
