@@ -133,7 +133,7 @@ def estimate_paper_profile(step_model, colored_step: float, eval_seconds_per_mod
     `refinement_models` models near M = 0.8 N; evaluation per trained model as measured in the unit."""
     t0, rate = step_model
     profile, _ = profiles.resolve("paper", [], None)
-    singles, groups = figures.needed(profile, figures.keys())
+    singles, groups = figures.needed(profile, figures.paper_keys())
     training = evaluation = 0.0
     for group in groups:
         n, d, _ = group.tuple3

@@ -126,7 +126,7 @@ def test_unit_identities_of_the_built_in_families_are_unchanged():
     from artifact import profiles
 
     profile, _ = profiles.resolve("smoke", [], None)
-    singles, groups = figures.needed(profile, figures.keys())
+    singles, groups = figures.needed(profile, figures.paper_keys())
     names = sorted(u.filename for u in singles) + sorted(stages.stage1(profile, g).filename for g in groups[:1])
     assert names == [
         "baselines_N20_d8_K2_seed0_5631b6ed06457964.h5",
@@ -136,4 +136,4 @@ def test_unit_identities_of_the_built_in_families_are_unchanged():
     ]
     # The layout is speed only: it leaves every identity alone.
     other, _ = profiles.resolve("smoke", ["layout.points_per_chunk=5"], None)
-    assert sorted(u.filename for u in figures.needed(other, figures.keys())[0]) == names[:3]
+    assert sorted(u.filename for u in figures.needed(other, figures.paper_keys())[0]) == names[:3]
