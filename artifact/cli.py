@@ -302,6 +302,13 @@ def _calibrate(args) -> int:
         _assemble(rotated_profile, figures, out, record)
         per_seed[seed] = figure_modules.observables(out / "figures.h5")
     checks = compare.calibrated_checks(per_seed, profile.seeds[0], profile.eval.num_samples)
+    path = Path(args.expected_out) if args.expected_out else compare.EXPECTED_DIR / f"{profile.name}.json"
+    # Calibrating some figures replaces their checks only: the others keep theirs (same profile and overrides).
+    previous = json.loads(path.read_text()) if path.exists() else None
+    if previous is not None and (previous.get("profile"), previous.get("overrides")) != (profile.name, overrides):
+        previous = None
+    groups = [figure_modules.figure(key).group for key in figures]
+    checks, by_figure = compare.merge_calibration(previous, checks, groups, started_from["git_revision"])
     document = {
         "profile": profile.name,
         "about": f"Expected values for `reproduce --profile {profile.name}` with its default seeds: the values of "
@@ -310,9 +317,9 @@ def _calibrate(args) -> int:
         "Regenerate with `python -m artifact calibrate --profile " + profile.name + "` from a clean checkout.",
         "overrides": overrides,
         "calibration": {**started_from, "dirty_allowed": bool(args.allow_dirty)},
+        "calibrated_figures": by_figure,
         "checks": checks,
     }
-    path = Path(args.expected_out) if args.expected_out else compare.EXPECTED_DIR / f"{profile.name}.json"
     files.write_text(path, json.dumps(document, indent=1) + "\n")
     print(f"wrote {len(checks)} checks to {path}", file=sys.stderr)
     return 0

@@ -177,6 +177,25 @@ def render(results: list[CheckResult]) -> tuple[str, str]:
     return "\n".join(text).lstrip() + "\n" + summary + "\n", "\n".join(md) + f"\n\n{summary}\n"
 
 
+def merge_calibration(previous: dict | None, checks: list[dict], groups: list[str], revision: str) -> tuple[list, dict]:
+    """The checks of an expected file after calibrating only the figures whose groups are `groups`.
+
+    Checks of other figures are kept from `previous` (a document of the same profile and overrides);
+    returns the checks and which revision calibrated each figure's checks.
+    """
+    kept, by_figure = [], {}
+    if previous is not None:
+        earlier = previous.get("calibration", {}).get("git_revision", "?")
+        by_figure = dict(previous.get("calibrated_figures", {}))
+        for check in previous["checks"]:
+            group = check["id"].split(".")[0]
+            if group not in groups:
+                kept.append(check)
+                by_figure.setdefault(group, earlier)
+    by_figure.update({group: revision for group in groups})
+    return kept + checks, dict(sorted(by_figure.items()))
+
+
 def calibrated_checks(per_seed: dict[int, dict[str, Observation]], canonical: int, samples: int) -> list[dict]:
     """Expected values from the canonical seed's run, tolerances from the spread over all seeds.
 

@@ -8,7 +8,7 @@ import h5py
 import pytest
 from conftest import TINY
 
-from artifact import cli
+from artifact import cli, compare
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +115,16 @@ def test_missing_dataset_and_broken_file_fail_cleanly(reference, expected, tmp_p
 def test_compare_without_expected_values_is_a_usage_error(tmp_path, capsys):
     assert cli.main(["compare", str(tmp_path)]) == 2
     assert "run.json" in capsys.readouterr().err
+
+
+def test_calibrating_some_figures_keeps_the_others_checks():
+    previous = {
+        "calibration": {"git_revision": "old"},
+        "checks": [{"id": "fig2.M_pt_over_N", "expected": 0.6}, {"id": "mlp.memorization_ratio@widest", "expected": 0}],
+    }
+    new = [{"id": "mlp.memorization_ratio@widest", "expected": 0.36}]
+    checks, by_figure = compare.merge_calibration(previous, new, ["mlp"], "new")
+    assert checks == [{"id": "fig2.M_pt_over_N", "expected": 0.6}, *new]
+    assert by_figure == {"fig2": "old", "mlp": "new"}
+    everything, by_figure = compare.merge_calibration(None, new, ["mlp"], "new")
+    assert everything == new and by_figure == {"mlp": "new"}
