@@ -143,7 +143,7 @@ class TrainingUnit(UnitIdentity):
         )
 
     def required_datasets(self) -> tuple[str, ...]:
-        return TRAINING_DATASETS + families.family(self.family).statistics + self.data_model.stored_data
+        return required_datasets(self.kind)
 
     def flops(self) -> float:
         family = families.family(self.family)
@@ -181,7 +181,7 @@ class BaselineUnit(UnitIdentity):
         return {"pmem_sizes": list(self.pmem_sizes)}
 
     def required_datasets(self) -> tuple[str, ...]:
-        return BASELINE_DATASETS + families.data_model(self.data_model).stored_data
+        return required_datasets(self.kind)
 
     @property
     def pmem_sizes(self) -> tuple[int, ...]:

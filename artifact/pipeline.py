@@ -62,7 +62,7 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
     baselines, groups = figures.needed(profile, chosen)
     jobs = _shard([*baselines, *groups], shard)
     backend = jax.default_backend()
-    rate = None if backend == "cpu" else device_matmul_rate()
+    rate = None if backend == "cpu" else provenance.matmul_rate()
     lines, total = [], 0.0
     for job in jobs:
         if isinstance(job, Group):
@@ -96,19 +96,6 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
         )
     lines.append(f"to do: about {total / 60:,.1f} min on {where} (refinement stages not counted until known)")
     return lines
-
-
-def device_matmul_rate(size: int = 4096) -> float:
-    """float32 FLOP/s of one size^3 product on the default device, best of three (after compiling)."""
-    a = jax.random.normal(jax.random.key(0), (size, size), jax.numpy.float32)
-    product = jax.jit(jax.numpy.matmul)
-    jax.block_until_ready(product(a, a))
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        jax.block_until_ready(product(a, a))
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best
 
 
 def estimated_accelerator_seconds(unit, flops_per_second: float) -> float:

@@ -141,3 +141,21 @@ def volatile(wall_seconds: float) -> dict[str, str | float]:
         "host": socket.gethostname(),
         "platform": platform.platform(),
     }
+
+
+def matmul_rate(size: int = 4096, repeats: int = 3) -> float:
+    """float32 FLOP/s of one size^3 matrix product on the default device, best of `repeats` after compiling."""
+    import time
+
+    import jax
+
+    a = jax.random.normal(jax.random.key(0), (size, size), jax.numpy.float32)
+    b = jax.random.normal(jax.random.key(1), (size, size), jax.numpy.float32)
+    product = jax.jit(jax.numpy.matmul)
+    jax.block_until_ready(product(a, b))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(product(a, b))
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best

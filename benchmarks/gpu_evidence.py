@@ -41,12 +41,12 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout, wherever it is run from
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 
-from artifact import data, experiment, families, figures, process, profiles, provenance, rng  # noqa: E402
+from train_step import seconds_per_step  # noqa: E402  (this folder: run as a script)
+
+from artifact import data, experiment, families, figures, profiles, provenance  # noqa: E402
 from artifact.families.colored import ColoredDataConfig  # noqa: E402
-from artifact.train import TrainConfig, train_models  # noqa: E402
+from artifact.train import TrainConfig  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -89,43 +89,14 @@ TINY = Sizes(
 )
 
 
-def _seconds_per_step(family, dataset, sizes, config: TrainConfig, steps: int, points_per_chunk: int) -> float:
-    """From the difference of two progress marks: compilation and the first chunk are left out."""
-    marks = []
-    train_models(
-        rng.stream(0, "evidence"),
-        family,
-        dataset,
-        process.time_grid(),
-        sizes,
-        replace(config, num_steps=2 * steps),
-        num_logs=2,
-        progress=lambda step, total, losses, elapsed: marks.append((step, elapsed)),
-        points_per_chunk=points_per_chunk,
-    )
-    (s1, t1), (s2, t2) = marks
-    return (t2 - t1) / (s2 - s1)
-
-
-def matmul_rate(size: int, repeats: int = 10) -> float:
-    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
-    b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
-    product = jax.jit(jnp.matmul)
-    jax.block_until_ready(product(a, b))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(product(a, b))
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best
-
-
 def _isotropic(n: int, d: int, k: int) -> data.MixtureDataset:
     return data.make_dataset(data.MixtureDataConfig(num_train=n, dim=d, num_components=k), seed=0)
 
 
 def _step_flops(n: int, d: int, noise_draws: int, sizes) -> float:
-    return 12.0 * n * noise_draws * d * sum(sizes)
+    """The isotropic family's counted flops of one training step."""
+    config = data.MixtureDataConfig(num_train=n, dim=d, num_components=1)
+    return families.family("isotropic").training_flops(config, sizes, 1, noise_draws)
 
 
 def estimate_paper_profile(step_model, colored_step: float, eval_seconds_per_model: float) -> dict:
@@ -183,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         (out / "gpu_evidence.json").write_text(json.dumps(record, indent=1) + "\n")
         print(f"[{record['wall_seconds']:.0f} s] {out / 'gpu_evidence.json'}", flush=True)
 
-    rate = matmul_rate(sizes.matmul)
+    rate = provenance.matmul_rate(sizes.matmul, repeats=10)
     record["matmul"] = {"size": sizes.matmul, "gflops": round(rate / 1e9, 1)}
     save()
 
@@ -193,14 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     paper_flops = _step_flops(sizes.num_train, sizes.dim, sizes.noise_draws, sizes.sizes)
     layouts = {}
     for chunk in sizes.layouts:
-        seconds = _seconds_per_step(isotropic, dataset, sizes.sizes, base, sizes.timed_steps, points_per_chunk=chunk)
+        seconds = seconds_per_step(isotropic, dataset, sizes.sizes, base, sizes.timed_steps, points_per_chunk=chunk)
         layouts[str(chunk)] = {"step_seconds": seconds, "fraction_of_matmul": round(paper_flops / seconds / rate, 4)}
         record["layouts"] = layouts
         save()
     best = min(sizes.layouts, key=lambda c: layouts[str(c)]["step_seconds"])
     n, d, r = sizes.small
     small_sizes = experiment.initial_sizes(n, 10)
-    small = _seconds_per_step(
+    small = seconds_per_step(
         isotropic, _isotropic(n, d, 2), small_sizes, replace(base, noise_draws=r), sizes.timed_steps, points_per_chunk=n
     )
     small_flops = _step_flops(n, d, r, small_sizes)
@@ -215,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         num_train=sizes.colored_train, size=sizes.colored_size, template_source="offline"
     )
     colored_data = families.data_model("colored").make_dataset(colored_config, 0)
-    colored_step = _seconds_per_step(
+    colored_step = seconds_per_step(
         colored, colored_data, experiment.initial_sizes(sizes.colored_train, 10), base, sizes.timed_steps, 0
     )
     record["colored_step"] = {"N": sizes.colored_train, "size": sizes.colored_size, "step_seconds": colored_step}

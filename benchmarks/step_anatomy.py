@@ -26,7 +26,6 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-from train_step import matmul_rate  # this folder: run as a script
 
 from artifact import data, process, provenance
 from artifact import train as training
@@ -114,7 +113,7 @@ def main() -> None:
     problem = _problem()
     gradient = jax.jit(training.batched_losses_and_grads)
     products = jax.jit(products_only)
-    matmul = matmul_rate(2048, repeats=10)
+    matmul = provenance.matmul_rate(2048, repeats=10)
     seconds = {"gradient": _best(gradient, problem, args.repeats), "products": _best(products, problem, args.repeats)}
     record = {
         "benchmark": "step_anatomy",

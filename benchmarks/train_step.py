@@ -17,45 +17,25 @@ from __future__ import annotations
 import argparse
 import json
 import time
-
-import jax
-import jax.numpy as jnp
+from dataclasses import replace
 
 from artifact import data, families, process, provenance, rng
 from artifact import train as training
 
 
-def _best_seconds(fn, repeats: int) -> float:
-    jax.block_until_ready(fn())  # compile and warm up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def matmul_rate(size: int, repeats: int) -> float:
-    """float32 FLOP/s of an size x size x size product (best of `repeats`)."""
-    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
-    b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
-    product = jax.jit(jnp.matmul)
-    return 2 * size**3 / _best_seconds(lambda: product(a, b), repeats)
-
-
-def train_step_seconds(num_train: int, dim: int, noise_draws: int, sizes: list[int], steps: int) -> float:
-    """Seconds per step of `train_models`, from the difference of two runs (removes compilation)."""
-    dataset = data.make_dataset(data.MixtureDataConfig(num_train=num_train, dim=dim, num_components=12), seed=0)
-    grid = process.time_grid()
+def seconds_per_step(family, dataset, sizes, config, steps: int, points_per_chunk: int | None = None) -> float:
+    """Seconds per step of `train_models`, from the difference of two progress marks (compilation left out)."""
     marks = []
-
-    def progress(step, total, losses, elapsed):
-        marks.append((step, elapsed))
-
-    config = training.TrainConfig(num_steps=2 * steps, noise_draws=noise_draws)
-    isotropic = families.family("isotropic")
     training.train_models(
-        rng.stream(0, "bench"), isotropic, dataset, grid, sizes, config, num_logs=2, progress=progress
+        rng.stream(0, "bench"),
+        family,
+        dataset,
+        process.time_grid(),
+        sizes,
+        replace(config, num_steps=2 * steps),
+        num_logs=2,
+        progress=lambda step, total, losses, elapsed: marks.append((step, elapsed)),
+        points_per_chunk=points_per_chunk,
     )
     (s1, t1), (s2, t2) = marks
     return (t2 - t1) / (s2 - s1)
@@ -70,9 +50,11 @@ def main() -> None:
 
     num_train, dim, noise_draws = 200, 50, 100
     sizes = list(range(20, 201, 20))
-    step = train_step_seconds(num_train, dim, noise_draws, sizes, args.steps)
+    dataset = data.make_dataset(data.MixtureDataConfig(num_train=num_train, dim=dim, num_components=12), seed=0)
+    config = training.TrainConfig(noise_draws=noise_draws)
+    step = seconds_per_step(families.family("isotropic"), dataset, sizes, config, args.steps)
     flops = 12 * num_train * noise_draws * dim * sum(sizes)
-    reference = matmul_rate(args.matmul_size, repeats=10)
+    reference = provenance.matmul_rate(args.matmul_size, repeats=10)
     env = provenance.environment()
     record = {
         "benchmark": "train_step",

@@ -97,7 +97,7 @@ def test_dry_run_on_an_accelerator_labels_its_estimate(tmp_path, monkeypatch, ca
     from artifact import pipeline
 
     monkeypatch.setattr(pipeline.jax, "default_backend", lambda: "gpu")
-    monkeypatch.setattr(pipeline, "device_matmul_rate", lambda: 2e13)
+    monkeypatch.setattr(pipeline.provenance, "matmul_rate", lambda: 2e13)
     assert cli.main(["reproduce", "--profile", "paper", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     last = out.strip().splitlines()[-1]

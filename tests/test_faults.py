@@ -78,7 +78,7 @@ def _assert_finished_like_reference(out: Path, reference: Path) -> None:
 def test_write_is_all_or_nothing_and_readable_by_the_group(tmp_path, monkeypatch):
     target = tmp_path / "result.bin"
     files.write_bytes(target, b"old")
-    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # not mkstemp's private 0600
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~files._umask())  # not mkstemp's private 0600
 
     def full_disk(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -87,12 +87,6 @@ def test_write_is_all_or_nothing_and_readable_by_the_group(tmp_path, monkeypatch
     with pytest.raises(files.StorageError, match=r"cannot write .*result\.bin: the disk or quota is full"):
         files.write_bytes(target, b"new")
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["result.bin"]
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def test_stale_temporaries_of_dead_processes_on_this_host_are_swept(tmp_path):

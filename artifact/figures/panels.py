@@ -62,8 +62,8 @@ def ratio_and_loss_panels(trained: dict, base: dict, n: int, samples: int, paper
 
 def first_at_least(m_over_n: np.ndarray, ratios: np.ndarray, threshold: float = 0.5) -> float:
     """The first M/N whose ratio reaches `threshold` (empirical M_pt/N at 1/2); NaN if none does."""
-    hits = np.flatnonzero(ratios >= threshold)
-    return float(m_over_n[hits[0]]) if hits.size else float("nan")
+    first = experiment.first_memorizing_size(m_over_n.tolist(), ratios.tolist(), threshold)
+    return float("nan") if first is None else float(first)
 
 
 def ratio_observables(name: str, g, samples: int, claim: str) -> dict[str, Observation]:
