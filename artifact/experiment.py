@@ -249,13 +249,35 @@ def run_training_unit(
 
     points_per_chunk: the step's layout (speed only, `layout.py`; default: the backend's).
     """
-    family, data_model = families.family(unit.family), unit.data_model
-    dataset = data_model.make_dataset(unit.data, unit.seed)
+    (tree,) = run_training_units([unit], progress, points_per_chunk)
+    return tree
+
+
+def run_training_units(
+    units: Sequence[TrainingUnit], progress: Callable | None = None, points_per_chunk: int | None = None
+) -> list[dict]:
+    """Train several units that differ only in their data set (and seed) in one program, then measure each.
+
+    Returns one tree of datasets to store per unit, in order; each equals the unit's tree trained
+    alone up to float32 rounding (`train.train_stacked`).
+    """
+    first = units[0]
+    shared = {(u.family, u.train, u.eval, u.sizes) for u in units}
+    if len(shared) != 1:
+        raise ValueError("units trained together must share family, training, evaluation and sizes")
+    family, data_model = families.family(first.family), first.data_model
+    datasets = [data_model.make_dataset(u.data, u.seed) for u in units]
     grid = process.time_grid()
-    train_key = rng.stream(unit.seed, "train", *unit.data.stream_tag())
-    result = training.train_models(
-        train_key, family, dataset, grid, unit.sizes, unit.train, progress=progress, points_per_chunk=points_per_chunk
+    keys = [rng.stream(u.seed, "train", *u.data.stream_tag()) for u in units]
+    results = training.train_stacked(
+        keys, family, datasets, grid, first.sizes, first.train, progress=progress, points_per_chunk=points_per_chunk
     )
+    return [_measure(u, d, grid, r) for u, d, r in zip(units, datasets, results, strict=True)]
+
+
+def _measure(unit: TrainingUnit, dataset, grid, result: training.TrainResult) -> dict:
+    """The unit's datasets: each trained model's memorization ratio, per-time losses and statistics."""
+    family, data_model = families.family(unit.family), unit.data_model
     loss_key, ddim_key = _eval_keys(unit.data, unit.seed)
     start = jax.random.normal(ddim_key, (unit.eval.num_samples, *dataset.train.shape[1:]))
     rows = max(unit.data.num_train, max(unit.sizes))

@@ -7,9 +7,21 @@ whole batch goes in one pass: compiled for an H100 without a GPU, the paper-size
 included) launches 3,551 kernels in chunks of 10 points, 926 in chunks of 40 and 217 in one pass,
 with 31, 90 and 406 MB of temporaries (`benchmarks/aot_kernels.py`, recorded in
 benchmarks/results.jsonl at c4c8d14). No GPU has timed the layouts yet (`benchmarks/gpu_evidence.py`
-will). The numbers agree to float32 rounding whatever the
-layout (tested), so the layout is not part of any unit's identity: a unit records the layout that
-computed it in its provenance instead.
+will).
+
+`datasets_per_program` says how many data sets of one shape share a compiled training program
+(`train.train_stacked`: the copies of a model across data sets are one array, the step is vmapped
+over them). On a GPU a step's cost is its kernel launches, which stacking shares among the data
+sets, so every data set of a stage that can share goes in one program. On a CPU the step's
+matrix products run once per data set whether stacked or not (XLA's CPU backend loops over the
+batch of a batched product), so stacking saves little: 1.03-1.3x per data set at the cpu profile's
+sizes, measured with `benchmarks/stacking.py`; the CPU stacks none.
+
+The numbers agree to float32 rounding whatever the layout (tested), so the layout is not part of
+any unit's identity: a unit records the layout that computed it in its provenance instead. Which
+data sets share a program is a fixed function of the profile, the chosen figures and the layout
+(`stages.cohorts`), never of the shard or of what is already done, so resumed and sharded runs
+give the numbers of an uninterrupted one bit for bit.
 """
 
 from __future__ import annotations
@@ -19,17 +31,27 @@ from dataclasses import dataclass
 # Points per chunk when the layout leaves it to the backend (0); backends not listed take every
 # point in one pass.
 BACKEND_POINTS_PER_CHUNK = {"cpu": 10}
+# Data sets per compiled program when the layout leaves it to the backend (0); backends not listed
+# put every data set that can share into one program.
+BACKEND_DATASETS_PER_PROGRAM = {"cpu": 1}
 
 
 @dataclass(frozen=True)
 class Layout:
     points_per_chunk: int = 0  # training points per pass of a step; 0: the backend's choice
+    datasets_per_program: int = 0  # data sets of one shape trained in one program; 0: the backend's choice
 
     def __post_init__(self):
-        if self.points_per_chunk < 0:
-            raise ValueError(f"points_per_chunk must be >= 0 (0: the backend's choice), got {self.points_per_chunk}")
+        for name in ("points_per_chunk", "datasets_per_program"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0: the backend's choice), got {getattr(self, name)}")
 
     def points_per_chunk_for(self, backend: str, num_points: int) -> int:
         """The chunk size a step over `num_points` points uses on `backend`."""
         chosen = self.points_per_chunk or BACKEND_POINTS_PER_CHUNK.get(backend, num_points)
         return max(1, min(chosen, num_points))
+
+    def datasets_per_program_for(self, backend: str) -> int | None:
+        """How many data sets may share one program on `backend` (None: no limit)."""
+        chosen = self.datasets_per_program or BACKEND_DATASETS_PER_PROGRAM.get(backend, 0)
+        return chosen or None

@@ -9,10 +9,10 @@ from pathlib import Path
 import jax
 
 from artifact import families, figures, files, provenance, store
-from artifact.experiment import TrainingUnit
+from artifact.experiment import TrainingUnit, run_training_units
 from artifact.layout import Layout
 from artifact.profiles import Profile
-from artifact.stages import Group, group_units, is_done, stage1, stage2
+from artifact.stages import Cohort, Group, cohorts, group_units, is_done, stage1, stage2
 
 FIGURES = figures.paper_keys()  # the paper's figures, in order: --figures all
 # --dry-run estimates for a 2-core CPU: a training flop rate, plus the fixed costs that dominate
@@ -59,8 +59,12 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> list[str]:
     """--dry-run: every unit of this shard with its state and estimated cost."""
     units_dir = out / "units"
-    baselines, groups = figures.needed(profile, chosen)
-    jobs = _shard([*baselines, *groups], shard)
+    # A stage-1 unit trained with k other data sets shares its step's launches with them.
+    jobs, sharing = [], {}
+    for entry in _shard(planned_jobs(profile, chosen), shard):
+        members = entry.groups if isinstance(entry, Cohort) else (entry,)
+        jobs += members
+        sharing |= {stage1(profile, g).filename: len(members) for g in members if isinstance(g, Group)}
     backend = jax.default_backend()
     rate = None if backend == "cpu" else provenance.matmul_rate()
     lines, total = [], 0.0
@@ -79,7 +83,11 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
                     f"~{profile.refinement_models} models)"
                 )
                 continue
-            seconds = estimated_cpu_seconds(unit) if rate is None else estimated_accelerator_seconds(unit, rate)
+            seconds = (
+                estimated_cpu_seconds(unit)
+                if rate is None
+                else estimated_accelerator_seconds(unit, rate, sharing.get(unit.filename, 1))
+            )
             if state == "to do":
                 total += seconds
             lines.append(
@@ -98,10 +106,12 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
     return lines
 
 
-def estimated_accelerator_seconds(unit, flops_per_second: float) -> float:
-    """flops at the matmul rate, plus the kernel launches of every step, plus a fixed cost per unit."""
+def estimated_accelerator_seconds(unit, flops_per_second: float, sharing: int = 1) -> float:
+    """flops at the matmul rate, plus the kernel launches of every step (shared by the `sharing` data
+    sets trained in one program), plus a fixed cost per unit."""
     steps = unit.train.num_steps if isinstance(unit, TrainingUnit) else 0
-    return unit.flops() / flops_per_second + steps * ACCELERATOR_SECONDS_PER_STEP + ACCELERATOR_SECONDS_PER_UNIT
+    launches = steps * ACCELERATOR_SECONDS_PER_STEP / sharing
+    return unit.flops() / flops_per_second + launches + ACCELERATOR_SECONDS_PER_UNIT
 
 
 def estimated_cpu_seconds(unit) -> float:
@@ -151,26 +161,55 @@ class Progress:
             print(f"    {self.label}: {step}/{total}", file=sys.stderr)
 
 
+def _needs_computing(unit, units_dir: Path, force: bool) -> bool:
+    path = units_dir / unit.filename
+    if force or not path.exists():
+        return True
+    try:
+        store.validate(path, unit.kind, unit.required_datasets())
+        return False
+    except store.InvalidResultFile as error:
+        print(f"  note: {error}; computing it again", file=sys.stderr)
+        return True
+
+
 def run_unit(unit, units_dir: Path, force: bool, layout: Layout | None = None) -> str:
     """Compute and store one unit unless a complete file exists. Returns 'done', 'computed'.
 
     layout: speed-only settings; the one used is recorded in the unit's provenance, not its identity.
     """
-    path = units_dir / unit.filename
-    if not force and path.exists():
-        try:
-            store.validate(path, unit.kind, unit.required_datasets())
-            return "done"
-        except store.InvalidResultFile as error:
-            print(f"  note: {error}; computing it again", file=sys.stderr)
-    print(f"  computing {unit.describe()}", file=sys.stderr)
+    return run_together([unit], units_dir, force, layout)
+
+
+def run_together(units, units_dir: Path, force: bool, layout: Layout | None = None) -> str:
+    """Compute the units (one unit, or training units that differ only in their data set) in one program.
+
+    All of them are computed when any is missing, so that each is computed with the same companions
+    as in an uninterrupted run; only the missing ones (all, with `force`) are written. The companions
+    and the layout are recorded in each unit's provenance. Returns 'done' or 'computed'.
+    """
+    missing = [u for u in units if _needs_computing(u, units_dir, force)]
+    if not missing:
+        return "done"
+    for unit in units:
+        print(f"  computing {unit.describe()}", file=sys.stderr)
     start = time.perf_counter()
-    progress = Progress(unit.filename.split("_")[0])
-    points_per_chunk = (layout or Layout()).points_per_chunk_for(jax.default_backend(), unit.data.num_train)
-    tree = unit.run(progress, points_per_chunk)
-    tree["attrs"] = {"unit_hash": unit.hash}
-    stable = provenance.stable() | {"layout": {"points_per_chunk": points_per_chunk}}
-    store.write_atomic(path, unit.kind, unit.config(), tree, stable, provenance.volatile(time.perf_counter() - start))
+    progress = Progress(units[0].filename.split("_")[0])
+    points_per_chunk = (layout or Layout()).points_per_chunk_for(jax.default_backend(), units[0].data.num_train)
+    if len(units) == 1:
+        trees = [units[0].run(progress, points_per_chunk)]
+    else:
+        trees = run_training_units(units, progress, points_per_chunk)
+    seconds = time.perf_counter() - start
+    used = {"points_per_chunk": points_per_chunk, "trained_with": [u.label() for u in units]}
+    for unit, tree in zip(units, trees, strict=True):
+        if unit not in missing:
+            continue
+        tree["attrs"] = {"unit_hash": unit.hash}
+        stable = provenance.stable() | {"layout": used}
+        store.write_atomic(
+            units_dir / unit.filename, unit.kind, unit.config(), tree, stable, provenance.volatile(seconds)
+        )
     return "computed"
 
 
@@ -190,18 +229,25 @@ def run(profile: Profile, chosen, out: Path, shard: tuple[int, int], force: bool
     units_dir = out / "units"
     units_dir.mkdir(parents=True, exist_ok=True)
     sweep_temporaries(out)
-    baselines, groups = figures.needed(profile, chosen)
-    jobs = _shard([*baselines, *groups], shard)
+    jobs = _shard(planned_jobs(profile, chosen), shard)
     for i, job in enumerate(jobs, 1):
-        print(f"[{i}/{len(jobs)}] {job.label if isinstance(job, Group) else job.describe()}", file=sys.stderr)
-        if isinstance(job, Group):
-            run_unit(stage1(profile, job), units_dir, force, profile.layout)
-            second = stage2(profile, job, units_dir)
-            if second is not None:
-                run_unit(second, units_dir, force, profile.layout)
+        print(f"[{i}/{len(jobs)}] {job.label if isinstance(job, Cohort) else job.describe()}", file=sys.stderr)
+        if isinstance(job, Cohort):
+            run_together([stage1(profile, g) for g in job.groups], units_dir, force, profile.layout)
+            for group in job.groups:
+                second = stage2(profile, group, units_dir)
+                if second is not None:
+                    run_unit(second, units_dir, force, profile.layout)
         else:
             run_unit(job, units_dir, force, profile.layout)
     return all_complete(profile, chosen, out)
+
+
+def planned_jobs(profile: Profile, chosen) -> list:
+    """The single units, then the cohorts of two-stage groups, in a fixed order: shards slice this list."""
+    baselines, groups = figures.needed(profile, chosen)
+    per_program = profile.layout.datasets_per_program_for(jax.default_backend())
+    return [*baselines, *cohorts(groups, per_program)]
 
 
 def units_in_use(profile: Profile, chosen, out: Path) -> list | None:

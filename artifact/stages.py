@@ -1,7 +1,9 @@
 """The two training stages of one data set and seed: the grid M = N/10, ..., N, then M inside the transition.
 
 The second stage's sizes depend on the first stage's memorization ratios (`experiment.refinement_sizes`),
-so it is known only once the first stage's unit is done.
+so it is known only once the first stage's unit is done. First stages of data sets of one shape
+(N, d) train the same sizes, so they can share one compiled program (`cohorts`); second stages
+differ in their sizes and train one data set at a time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,33 @@ class Group:
     def label(self) -> str:
         n, d, k = self.tuple3
         return f"N{n}_d{d}_K{k}_seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Groups whose first stages train together in one program (`train.train_stacked`)."""
+
+    groups: tuple[Group, ...]
+
+    @property
+    def label(self) -> str:
+        return " + ".join(g.label for g in self.groups)
+
+
+def cohorts(groups: list[Group], datasets_per_program: int | None) -> list[Cohort]:
+    """Partition `groups` (in their order) into cohorts of one (N, d), at most `datasets_per_program` each.
+
+    A fixed function of its arguments, so every shard and every resumed run forms the same cohorts.
+    None: no limit.
+    """
+    by_shape: dict[tuple[int, int], list[Group]] = {}
+    for group in groups:
+        by_shape.setdefault(group.tuple3[:2], []).append(group)
+    out = []
+    for members in by_shape.values():
+        size = datasets_per_program or len(members)
+        out += [Cohort(tuple(members[i : i + size])) for i in range(0, len(members), size)]
+    return out
 
 
 def stage1(profile: Profile, group: Group) -> TrainingUnit:

@@ -187,25 +187,60 @@ def train_models(
     devices: Sequence | None = None,
     points_per_chunk: int | None = None,
 ) -> TrainResult:
-    """Train one model of `family` per entry of `sizes` on `dataset.train` (N, ...), all in one compiled step.
+    """Train one model of `family` per entry of `sizes` on `dataset.train` (N, ...): `train_stacked` of one data set."""
+    (result,) = train_stacked(
+        [key], family, [dataset], grid, sizes, config, num_logs, progress, devices, points_per_chunk
+    )
+    return result
 
-    family: an `artifact.families.AbstractDenoiserFamily` (its init, and its losses_and_grads).
-    key: the unit's training key; init keys are fold_in(init key, M), step keys fold_in(steps key, step).
-    progress(step, num_steps, losses, elapsed_seconds) is called num_logs times.
-    devices: where to train (default: every local device; the models are split among them).
+
+def train_stacked(
+    keys: Sequence,
+    family,
+    datasets: Sequence,
+    grid,
+    sizes: Sequence[int],
+    config: TrainConfig,
+    num_logs: int = 100,
+    progress: Callable[[int, int, jax.Array, float], None] | None = None,
+    devices: Sequence | None = None,
+    points_per_chunk: int | None = None,
+) -> list[TrainResult]:
+    """Train one model of `family` per entry of `sizes` on each of S data sets, all in one compiled step.
+
+    keys: S training keys, one per data set (init keys fold_in(init key, M), step keys
+    fold_in(steps key, step)); datasets: S data sets whose `train` arrays share one shape (N, ...).
+    Each data set's models see only its own data and noise: the S copies of a model of size M are
+    one array with a leading axis of S and the step is `vmap`ped over it, so a step costs the
+    operations of one data set (what dominates small problems), not S times as many. A data set's
+    result equals the one it gets alone up to float32 rounding (the batched products sum in another
+    order; tested), so which data sets are stacked is a fixed function of the configuration
+    (`stages.cohorts`), recorded in each unit's provenance.
+    progress(step, num_steps, losses (S, B), elapsed_seconds) is called num_logs times.
+    devices: where to train (default: every local device; the sizes are split among them).
     points_per_chunk: training points per pass of the step (speed only; default: the backend's, `layout.py`).
+    Returns one `TrainResult` per data set, in order.
     """
-    init_key, steps_key = jax.random.split(key)
-    train = jnp.asarray(dataset.train, jnp.float32)
+    if len(keys) != len(datasets) or not datasets:
+        raise ValueError(f"need one key per data set and at least one data set, got {len(keys)} and {len(datasets)}")
+    trains = [jnp.asarray(d.train, jnp.float32) for d in datasets]
+    if len({t.shape for t in trains}) != 1:
+        raise ValueError(f"stacked data sets must share one shape, got {sorted({t.shape for t in trains})}")
+    split_keys = [jax.random.split(k) for k in keys]
+    steps_keys = jnp.stack([steps for _, steps in split_keys])
+    train = jnp.stack(trains)  # (S, N, ...)
     devices = devices or jax.local_devices()
-    chunk_points = points_per_chunk or Layout().points_per_chunk_for(devices[0].platform, train.shape[0])
-    models = tuple(family.init(jax.random.fold_in(init_key, m), dataset, m, config) for m in sizes)
+    chunk_points = points_per_chunk or Layout().points_per_chunk_for(devices[0].platform, train.shape[1])
+    per_dataset = [
+        tuple(family.init(jax.random.fold_in(init_key, m), dataset, m, config) for m in sizes)
+        for (init_key, _), dataset in zip(split_keys, datasets, strict=True)
+    ]
+    models = tuple(_stack([ms[i] for ms in per_dataset]) for i in range(len(sizes)))
     losses_and_grads = family.losses_and_grads
     optimizer = make_optimizer(config)
     grid = jnp.asarray(grid, jnp.float32)
 
-    def one_step(data, step, carry):
-        models, states, _ = carry
+    def one_step(step, data, steps_key, models, states):
         t, eps = draw_batch(
             jax.random.fold_in(steps_key, step), data.shape[0], grid, config.noise_draws, data.shape[1:]
         )
@@ -218,26 +253,23 @@ def train_models(
         return tuple(new_models), tuple(new_states), losses
 
     @eqx.filter_jit
-    def run_steps(models, states, data, first, last):
-        init = (models, states, jnp.zeros(len(models), jnp.float32))
-        return jax.lax.fori_loop(first, last, partial(one_step, data), init)
+    def run_steps(models, states, data, steps_keys, first, last):
+        def body(step, carry):
+            models, states, _ = carry
+            return jax.vmap(partial(one_step, step))(data, steps_keys, models, states)
+
+        init = (models, states, jnp.zeros((data.shape[0], len(models)), jnp.float32))
+        return jax.lax.fori_loop(first, last, body, init)
 
     # Several local devices (GPUs, or CPU devices under --xla_force_host_platform_device_count):
-    # the models are split into groups of similar total M, one group per device. Each model's
+    # the sizes are split into groups of similar total M, one group per device. Each model's
     # trajectory does not depend on its group, so the result equals the single-device run.
     groups = device_groups(sizes, devices)
     placed = []
     for indices, device in groups:
         group_models = jax.device_put(tuple(models[i] for i in indices), device)
-        placed.append(
-            [
-                indices,
-                device,
-                group_models,
-                jax.device_put(tuple(optimizer.init(m) for m in group_models), device),
-                jax.device_put(train, device),
-            ]
-        )
+        states = jax.vmap(lambda ms: tuple(optimizer.init(m) for m in ms))(group_models)
+        placed.append([indices, device, group_models, jax.device_put(states, device), jax.device_put(train, device)])
 
     num_logs = max(1, min(num_logs, config.num_steps))
     chunk = math.ceil(config.num_steps / num_logs)
@@ -251,12 +283,17 @@ def train_models(
             indices, device, group_models, group_states, data = group
             # first/last as arrays: one compilation serves every chunk length.
             group[2], group[3], losses = run_steps(
-                group_models, group_states, data, jnp.asarray(done), jnp.asarray(stop)
+                group_models,
+                group_states,
+                data,
+                jax.device_put(steps_keys, device),
+                jnp.asarray(done),
+                jnp.asarray(stop),
             )
             for j, i in enumerate(indices):
-                chunk_losses[i] = losses[j]
+                chunk_losses[i] = losses[:, j]
         done = stop
-        losses = jnp.stack([jax.device_get(x) for x in chunk_losses])
+        losses = jnp.stack([jax.device_get(x) for x in chunk_losses], axis=1)  # (S, B)
         log_steps.append(done)
         log_losses.append(losses)
         if progress is not None:
@@ -265,12 +302,21 @@ def train_models(
     for indices, _, group_models, _, _ in placed:
         for j, i in enumerate(indices):
             trained[i] = jax.device_get(group_models[j])
-    return TrainResult(
-        models=tuple(jax.tree.map(jnp.asarray, m) for m in trained),
-        loss_steps=jnp.asarray(log_steps),
-        losses=jnp.stack(log_losses),
-        seconds=time.perf_counter() - start_time,
-    )
+    seconds = time.perf_counter() - start_time
+    history = jnp.stack(log_losses)  # (n_logs, S, B)
+    return [
+        TrainResult(
+            models=tuple(jax.tree.map(lambda x, s=s: jnp.asarray(x[s]), m) for m in trained),
+            loss_steps=jnp.asarray(log_steps),
+            losses=history[:, s],
+            seconds=seconds,
+        )
+        for s in range(len(datasets))
+    ]
+
+
+def _stack(models):
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *models)
 
 
 def device_groups(sizes: Sequence[int], devices) -> list[tuple[list[int], object]]:

@@ -5,7 +5,9 @@ d = 50, N_dup = 100: loss, gradients, Adam) for an NVIDIA H100 with JAX's device
 compilation, and counts the instructions of the compiled program that launch work on the device
 (fusions, custom calls such as cuBLAS products, copies, sorts, ...): a while loop's body counts
 once per iteration (XLA's known trip count). memory_analysis() gives the temporaries. One record
-per candidate points_per_chunk (`artifact/layout.py`), printed as JSON lines; --record appends them.
+per candidate points_per_chunk (`artifact/layout.py`) and number of data sets trained in one
+program (--datasets: the step vmapped over stacked copies, as `train.train_stacked` runs it),
+printed as JSON lines; --record appends them.
 
 JAX 0.6.0's deviceless path does not work, so this runs in a throwaway environment, not the lock:
     python3 -m venv /tmp/jaxcuda && /tmp/jaxcuda/bin/pip install "jax[cuda12]==0.10.2" equinox optax h5py pillow
@@ -109,7 +111,7 @@ def step_function(points_per_chunk: int, config: training.TrainConfig):
     return step, family, optimizer
 
 
-def measure(points_per_chunk: int, target: str) -> dict:
+def measure(points_per_chunk: int, target: str, datasets: int = 1) -> dict:
     from jax.experimental import topologies
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -123,6 +125,9 @@ def measure(points_per_chunk: int, target: str) -> dict:
     models = tuple(family.init(jax.random.PRNGKey(m), dataset, m, config) for m in sizes)
     states = tuple(optimizer.init(m) for m in models)
     concrete = (models, states, jnp.asarray(dataset.train, jnp.float32), jax.random.PRNGKey(0))
+    if datasets > 1:  # S copies with a leading axis, as train_stacked holds them
+        concrete = jax.tree.map(lambda x: jnp.stack([x] * datasets), concrete)
+        step = jax.vmap(step)
 
     def abstract(x):
         return jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x), sharding=replicated)
@@ -139,6 +144,7 @@ def measure(points_per_chunk: int, target: str) -> dict:
         "N_dup": 100,
         "M": sizes,
         "points_per_chunk": points_per_chunk,
+        "datasets_per_program": datasets,
         "kernel_launches_per_step": launches(computations, entry),
         "temporaries_mb": round(memory.temp_size_in_bytes / 2**20, 1) if memory is not None else None,
         "jax": jax.__version__,
@@ -149,15 +155,17 @@ def measure(points_per_chunk: int, target: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", default="10,40,200", help="points_per_chunk values to compile")
+    parser.add_argument("--datasets", default="1", help="data sets per program to compile (e.g. 1,4)")
     parser.add_argument("--record", help="append the JSON records to this file")
     args = parser.parse_args(argv)
     target = "\n".join(line for line in TARGET.read_text().splitlines() if not line.startswith("#"))
-    for chunk in (int(c) for c in args.chunks.split(",")):
-        record = measure(chunk, target)
-        print(json.dumps(record), flush=True)
-        if args.record:
-            with open(args.record, "a") as f:
-                f.write(json.dumps(record) + "\n")
+    for stacked in (int(s) for s in args.datasets.split(",")):
+        for chunk in (int(c) for c in args.chunks.split(",")):
+            record = measure(chunk, target, stacked)
+            print(json.dumps(record), flush=True)
+            if args.record:
+                with open(args.record, "a") as f:
+                    f.write(json.dumps(record) + "\n")
     return 0
 
 

@@ -12,6 +12,9 @@ Plain Python (no nox, no git needed on the machine): pass the revision in. Write
                 ten models) in the fastest layout: wall time, training and evaluation seconds,
                 memorization ratios and learned variances; shortened, and marked so, if it would
                 not fit in --budget-seconds
+  stacked       seconds per step of the paper-size step for four data sets of one shape in one
+                program (Fig. 3's four K at one (N, d)), in the fastest layout, beside what the step
+                model predicts if stacking shared every launch
   colored_step  seconds per step of the paper's Fig. 5 unit (N = 100, 15 x 15 x 3, M = 10..100)
   estimate      the paper profile extrapolated from those rates, unit by unit (labelled an
                 estimate, with its assumptions)
@@ -20,7 +23,7 @@ Plain Python (no nox, no git needed on the machine): pass the revision in. Write
     python benchmarks/gpu_evidence.py --out DIR --revision REV --tiny     # the same code at toy size (CI)
 
 Runs under the pinned JAX 0.6.0 and under newer releases (tested at toy size with JAX 0.10.2, equinox
-0.13.8, optax 0.2.8, h5py 3.16): it uses only `train_models`, `jax.jit`, `jax.random` and
+0.13.8, optax 0.2.8, h5py 3.16): it uses only `train_stacked`, `jax.jit`, `jax.random` and
 `jax.block_until_ready`. The lent H200 machine's image already holds JAX 0.11 with equinox, optax,
 h5py and pillow, so the working tree alone travels; its colored step uses the bundled template sample
 (the step's speed does not depend on which images).
@@ -44,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout,
 
 from train_step import seconds_per_step  # noqa: E402  (this folder: run as a script)
 
-from artifact import data, experiment, families, figures, profiles, provenance  # noqa: E402
+from artifact import data, experiment, families, figures, profiles, provenance, stages  # noqa: E402
 from artifact.families.colored import ColoredDataConfig  # noqa: E402
 from artifact.train import TrainConfig  # noqa: E402
 
@@ -100,20 +103,23 @@ def _step_flops(n: int, d: int, noise_draws: int, sizes) -> float:
 
 
 def estimate_paper_profile(step_model, colored_step: float, eval_seconds_per_model: float) -> dict:
-    """The paper profile's time from the measured rates: per training step t0 + flops / rate; stage 2 as
-    `refinement_models` models near M = 0.8 N; evaluation per trained model as measured in the unit."""
+    """The paper profile's time from the measured rates: per training step t0 + flops / rate, where the
+    first stages of a cohort (`stages.cohorts`, no limit) share one t0; stage 2 as `refinement_models`
+    models near M = 0.8 N, one data set per program; evaluation per trained model as measured in the unit."""
     t0, rate = step_model
     profile, _ = profiles.resolve("paper", [], None)
     singles, groups = figures.needed(profile, figures.paper_keys())
     training = evaluation = 0.0
-    for group in groups:
-        n, d, _ = group.tuple3
-        first = experiment.initial_sizes(n, profile.initial_models)
-        second = [round(0.8 * n)] * profile.refinement_models
-        for sizes in (first, second):
-            flops = _step_flops(n, d, profile.train.noise_draws, sizes)
-            training += profile.train.num_steps * (t0 + flops / rate)
-            evaluation += len(sizes) * eval_seconds_per_model * (n / 200) ** 2 * (d / 50)
+    for cohort in stages.cohorts(groups, None):
+        for position, group in enumerate(cohort.groups):
+            n, d, _ = group.tuple3
+            first = experiment.initial_sizes(n, profile.initial_models)
+            second = [round(0.8 * n)] * profile.refinement_models
+            for stage, sizes in enumerate((first, second)):
+                shared_t0 = t0 if stage == 1 or position == 0 else 0.0
+                flops = _step_flops(n, d, profile.train.noise_draws, sizes)
+                training += profile.train.num_steps * (shared_t0 + flops / rate)
+                evaluation += len(sizes) * eval_seconds_per_model * (n / 200) ** 2 * (d / 50)
     for unit in singles:
         if isinstance(unit, experiment.TrainingUnit):  # Fig. 5's colored unit
             training += unit.train.num_steps * colored_step
@@ -122,7 +128,8 @@ def estimate_paper_profile(step_model, colored_step: float, eval_seconds_per_mod
             evaluation += (len(unit.pmem_sizes) + 2) * eval_seconds_per_model
     return {
         "label": "estimate, not a measurement",
-        "assumptions": "step time t0 + flops/rate fitted to the small and the paper-size step; stage 2 as "
+        "assumptions": "step time t0 + flops/rate fitted to the small and the paper-size step, t0 shared by the first "
+        "stages of one (N, d) (see `stacked` for how well that holds); stage 2 as "
         f"{profile.refinement_models} models at M = 0.8 N; evaluation scaled from the measured unit by N^2 d; "
         "Fig. 5 at the measured colored step; one device, units one after another",
         "training_hours": round(training / 3600, 3),
@@ -179,6 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     fitted_rate = (paper_flops - small_flops) / max(big - small, 1e-9)
     t0 = max(small - small_flops / fitted_rate, 0.0)
     record["step_model"] = {"small_step_seconds": small, "overhead_seconds": t0, "flops_per_second": fitted_rate}
+    save()
+
+    stack = [_isotropic(sizes.num_train, sizes.dim, k) for k in (3, 6, 9, 12)]
+    stacked = seconds_per_step(isotropic, stack, sizes.sizes, base, sizes.timed_steps, points_per_chunk=best)
+    record["stacked"] = {
+        "datasets": len(stack),
+        "points_per_chunk": best,
+        "step_seconds": stacked,
+        "alone_step_seconds": big,
+        "speedup_per_dataset": round(len(stack) * big / stacked, 3),
+        "step_model_prediction_seconds": t0 + len(stack) * paper_flops / fitted_rate,
+    }
     save()
 
     colored = families.family("colored")

@@ -24,12 +24,16 @@ from artifact import train as training
 
 
 def seconds_per_step(family, dataset, sizes, config, steps: int, points_per_chunk: int | None = None) -> float:
-    """Seconds per step of `train_models`, from the difference of two progress marks (compilation left out)."""
+    """Seconds per step of `train_stacked`, from the difference of two progress marks (compilation left out).
+
+    dataset: one data set, or a list of data sets of one shape trained in one program.
+    """
+    datasets = dataset if isinstance(dataset, list) else [dataset]
     marks = []
-    training.train_models(
-        rng.stream(0, "bench"),
+    training.train_stacked(
+        [rng.stream(s, "bench") for s in range(len(datasets))],
         family,
-        dataset,
+        datasets,
         process.time_grid(),
         sizes,
         replace(config, num_steps=2 * steps),

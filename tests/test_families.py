@@ -97,7 +97,10 @@ def test_a_family_defined_outside_the_artifact_trains_samples_and_evaluates(toy_
     store.validate(path, unit.kind, experiment.required_datasets(unit.kind))
     tree = store.read_tree(path)
     with h5py.File(path, "r") as f:  # the layout that computed it, outside its identity
-        assert json.loads(f["provenance"].attrs["layout"]) == {"points_per_chunk": 10}
+        assert json.loads(f["provenance"].attrs["layout"]) == {
+            "points_per_chunk": 10,
+            "trained_with": [unit.label()],
+        }
     assert pipeline.run_unit(unit, tmp_path, force=False) == "done"
 
     train = np.asarray(data.make_dataset(config, 0).train, np.float64)

@@ -103,6 +103,22 @@ def test_kill_9_then_resume_equals_the_uninterrupted_run(reference, tmp_path):
     assert not list(units.glob(".*.tmp"))
 
 
+def test_a_lost_unit_of_a_cohort_is_computed_again_with_its_companions(reference, reference_copy, capsys):
+    """The two seeds of (20, 8, 2) train in one program: losing one unit retrains both (so that it is
+    computed with the companion it had) and writes back only the lost one, equal to the original."""
+    stacked = sorted((reference_copy / "units").glob("train_N20_d8_K2_seed1_*.h5"))
+    first_stage = next(p for p in stacked if "seed0" in _contents(p)["provenance@layout"])
+    assert "N20_d8_K2_seed0" in _contents(first_stage)["provenance@layout"]
+    first_stage.unlink()
+    companions = {p.name: p.stat().st_mtime_ns for p in (reference_copy / "units").glob("*.h5")}
+    _run(reference_copy)
+    assert "computing train 20/8/2 seed 0" in capsys.readouterr().err
+    assert companions == {
+        p.name: p.stat().st_mtime_ns for p in (reference_copy / "units").glob("*.h5") if p.name in companions
+    }
+    _assert_same(reference / "units" / first_stage.name, first_stage)
+
+
 def test_validator_rejects_incomplete_and_foreign_files(reference, tmp_path):
     unit = next((reference / "units").glob("train_N*.h5"))
     truncated = tmp_path / "truncated.h5"

@@ -121,6 +121,34 @@ def test_batched_training_equals_training_each_model_alone(small_dataset):
     assert float(batched.models[0].std) > 2e-3
 
 
+def test_a_data_set_trained_with_others_equals_it_trained_alone(small_dataset):
+    """Stacked data sets (one program, vmapped) see only their own data, noise and keys: each result is
+    the one it gets alone, up to the order of float32 sums."""
+    grid = process.time_grid()
+    config = training.TrainConfig(num_steps=60, noise_draws=8, peak_lr=1e-2, final_lr=1e-4, clip_norm=50.0)
+    sizes = [3, 8, 20]
+    others = [data.make_dataset(data.MixtureDataConfig(num_train=20, dim=6, num_components=k), seed=k) for k in (2, 4)]
+    datasets = [others[0], small_dataset, others[1]]
+    keys = [key("other", 0), key("run"), key("other", 1)]
+    together = training.train_stacked(keys, ISOTROPIC, datasets, grid, sizes, config, num_logs=3)
+    alone = training.train_models(key("run"), ISOTROPIC, small_dataset, grid, sizes, config, num_logs=3)
+    for stacked, single in zip(together[1].models, alone.models, strict=True):
+        np.testing.assert_allclose(stacked.means, single.means, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(stacked.std, single.std, rtol=1e-4)
+    np.testing.assert_allclose(together[1].losses, alone.losses, rtol=1e-4)
+    # and the companions trained on their own data: their models differ from this one's
+    assert not np.allclose(together[0].models[2].means, alone.models[2].means, atol=1e-2)
+
+
+def test_stacking_refuses_data_sets_of_different_shapes(small_dataset):
+    other = data.make_dataset(data.MixtureDataConfig(num_train=10, dim=6, num_components=2), seed=0)
+    config = training.TrainConfig(num_steps=2, noise_draws=2)
+    with pytest.raises(ValueError, match="share one shape"):
+        training.train_stacked(
+            [key("a"), key("b")], ISOTROPIC, [small_dataset, other], process.time_grid(), [2], config
+        )
+
+
 def test_short_training_run_shows_the_transition():
     """N = 20, d = 10, K = 2, 30,000 steps at the paper's learning rates (N_dup = 20).
 

@@ -1,0 +1,67 @@
+"""Benchmark: seconds per training step per data set when S data sets of one shape share one program.
+
+`train.train_stacked` vmaps the step over stacked copies of the models, one per data set. Measured
+here at the cpu profile's sizes (ten models M = N/10..N, d = 20, N_dup = 20, N = 20 and 40; K
+differs between the data sets, as Fig. 3's tuples of one (N, d) do) for S = 1, 2, 4, in the
+backend's default points per chunk. Prints one JSON record (with the git revision measured);
+--record appends it to a JSON-lines file. Time it alone: the machine's other load moves it.
+
+    python benchmarks/stacking.py [--steps 1000] [--record benchmarks/results.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from train_step import seconds_per_step
+
+from artifact import data, experiment, families, provenance
+from artifact.train import TrainConfig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=1000, help="timed steps (after as many warm-up steps)")
+    parser.add_argument("--sizes", default="20,40", help="N values")
+    parser.add_argument("--stacks", default="1,2,4", help="data sets per program")
+    parser.add_argument("--record", help="append the JSON record to this file")
+    args = parser.parse_args()
+    dim, noise_draws = 20, 20
+    family = families.family("isotropic")
+    config = TrainConfig(noise_draws=noise_draws)
+    results = {}
+    for n in (int(x) for x in args.sizes.split(",")):
+        sizes = experiment.initial_sizes(n, 10)
+        for stack in (int(x) for x in args.stacks.split(",")):
+            datasets = [
+                data.make_dataset(data.MixtureDataConfig(num_train=n, dim=dim, num_components=2 + s), seed=s)
+                for s in range(stack)
+            ]
+            seconds = seconds_per_step(family, datasets, sizes, config, args.steps)
+            results[f"N{n}_S{stack}"] = {"step_seconds": round(seconds, 6), "per_dataset": round(seconds / stack, 6)}
+            per = seconds / stack * 1e3
+            print(f"N={n} S={stack}: {seconds * 1e3:.3f} ms per step, {per:.3f} per data set", flush=True)
+    env = provenance.environment()
+    record = {
+        "benchmark": "stacking",
+        "date": time.strftime("%Y-%m-%d"),
+        "d": dim,
+        "N_dup": noise_draws,
+        "models": 10,
+        "results": results,
+        "jax": env["jax"],
+        "backend": env["backend"],
+        "devices": env["devices"],
+        "cpu_count": __import__("os").cpu_count(),
+        **provenance.source_state(),
+    }
+    print(json.dumps(record))
+    if args.record:
+        with open(args.record, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()
