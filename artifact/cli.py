@@ -70,7 +70,7 @@ def _resolve(args):
 def _check_same_run(run_file: Path, record: dict) -> None:
     """Refuse to add to a folder that holds another configuration's results, or an older schema's units.
 
-    The layout (speed only) may differ: it is not part of any result's identity.
+    The layout (speed only) and whether the paper's claims must hold (a verdict, not a result) may differ.
     """
     from artifact import store
 
@@ -86,7 +86,7 @@ def _check_same_run(run_file: Path, record: dict) -> None:
         )
 
     def identity(config):
-        return {key: value for key, value in config.items() if key != "layout"}
+        return {key: value for key, value in config.items() if key not in ("layout", "paper_claims_must_hold")}
 
     if identity(previous.get("config", {})) != identity(json.loads(json.dumps(record["config"], default=list))):
         raise UsageError(
@@ -254,15 +254,42 @@ def _compare(args) -> int:
         )
     try:
         results = compare.compare(out, expected)
+        same = expected.resolve() == compare.PAPER_CLAIMS.resolve()
+        paper = [] if same else [r for r in compare.compare(out, compare.PAPER_CLAIMS) if r.rule != "schema"]
     except ValueError as error:
         raise UsageError(str(error)) from None
+    must_hold = _paper_claims_must_hold(out)
     text, markdown = compare.render(results)
     print(f"comparing {out} with {expected}\n{text}", end="")
-    files.write_text(out / "compare.md", f"# Comparison with {expected.name}\n\n{markdown}")
-    files.write_text(
-        out / "compare.json", json.dumps([dataclasses.asdict(r) for r in results], indent=1, default=str) + "\n"
-    )
-    return 0 if all(r.passed for r in results) else 1
+    sections = [f"# Comparison with {expected.name}\n\n{markdown}"]
+    paper_failed = [r for r in paper if not r.passed]
+    if paper:
+        paper_text, paper_markdown = compare.render(paper)
+        verdict = (
+            "must hold at this profile: a failure fails compare"
+            if must_hold
+            else "reported only: this profile checks the pipeline, not the paper's numbers"
+        )
+        print(f"\nthe paper's claims ({compare.PAPER_CLAIMS.name}; {verdict})\n{paper_text}", end="")
+        sections.append(f"## The paper's claims ({compare.PAPER_CLAIMS.name}; {verdict})\n\n{paper_markdown}")
+    files.write_text(out / "compare.md", "\n".join(sections))
+    document = {
+        "expected": expected.name,
+        "checks": [dataclasses.asdict(r) for r in results],
+        "paper_claims": [dataclasses.asdict(r) for r in paper],
+        "paper_claims_must_hold": must_hold,
+    }
+    files.write_text(out / "compare.json", json.dumps(document, indent=1, default=str) + "\n")
+    return 0 if all(r.passed for r in results) and not (must_hold and paper_failed) else 1
+
+
+def _paper_claims_must_hold(out: Path) -> bool:
+    """The run's profile decides (run.json); without a run.json, they must hold."""
+    try:
+        config = json.loads((out / "run.json").read_text())["config"]
+    except (OSError, ValueError, KeyError):
+        return True
+    return bool(config.get("paper_claims_must_hold", True))
 
 
 def _calibrate(args) -> int:
@@ -374,7 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
         "compare",
         help="check a finished output folder against expected values",
         description="Prints one row per check grouped by paper claim, writes DIR/compare.md and "
-        "DIR/compare.json; exit code 1 iff a check fails.",
+        "DIR/compare.json; also checks the paper's claims (expected/paper.json): they must hold at the cpu and "
+        "paper profiles and are reported at smoke. Exit code 1 iff a check fails (or a paper claim, where it "
+        "must hold).",
     )
     cmp.add_argument("dir", help="a reproduce output folder")
     cmp.add_argument("--expected", help="expected-values file (default: expected/<profile of DIR>.json)")

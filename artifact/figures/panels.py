@@ -76,6 +76,11 @@ def ratio_observables(name: str, g, samples: int, claim: str) -> dict[str, Obser
             out[f"{name}.memorization_ratio@M/N={x:.1f}"] = Observation(
                 float(ratios[hits[0]]), "ratio", claim, 1.0 / samples
             )
+    below_half = m_over_n <= 0.5 + 1e-9
+    if below_half.any():
+        out[f"{name}.max_memorization_ratio@M<=N/2"] = Observation(
+            float(np.max(ratios[below_half])), "ratio", claim, 1.0 / samples
+        )
     return out
 
 
