@@ -14,8 +14,8 @@ will).
 over them). On a GPU a step's cost is its kernel launches, which stacking shares among the data
 sets, so every data set of a stage that can share goes in one program. On a CPU the step's
 matrix products run once per data set whether stacked or not (XLA's CPU backend loops over the
-batch of a batched product), so stacking saves little: 1.03-1.3x per data set at the cpu profile's
-sizes, measured with `benchmarks/stacking.py`; the CPU stacks none.
+batch of a batched product), so stacking saves little: 1.16-1.37x per data set at the cpu profile's
+sizes (`benchmarks/stacking.py`, docs/performance.md); the CPU stacks none unless asked.
 
 The numbers agree to float32 rounding whatever the layout (tested), so the layout is not part of
 any unit's identity: a unit records the layout that computed it in its provenance instead. Which
