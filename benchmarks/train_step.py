@@ -4,12 +4,14 @@
     together at N = 200, d = 50, N_dup = 100; flops counted as 12 N N_dup d sum(M) per step
     (the six N N_dup x d x sum(M) products of a forward and backward pass);
 (b) a float32 matrix product of size --matmul-size cubed.
-Reports the step's flop rate as a fraction of (b). Prints one JSON record (with the git revision
+Reports the step's flop rate as a fraction of (b). --family mlp times the MLP extension's step instead:
+the paper profile's widths (8..1024) trained together on the same data, flops as the family counts
+them (6 per parameter per sample). Prints one JSON record (with the git revision
 of the code measured); --record FILE appends it to a JSON-lines file (benchmarks/results.jsonl
 holds the numbers quoted in the README). The machine's other load moves both (a) and (b): compare
 revisions back to back (git worktree), not across days.
 
-    python benchmarks/train_step.py [--steps 20] [--record benchmarks/results.jsonl]
+    python benchmarks/train_step.py [--steps 20] [--family mlp] [--record benchmarks/results.jsonl]
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import time
 from dataclasses import replace
 
-from artifact import data, families, process, provenance, rng
+from artifact import data, families, process, profiles, provenance, rng
 from artifact import train as training
 
 
@@ -49,24 +51,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=20, help="timed steps (after as many warm-up steps)")
     parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--family", default="isotropic", choices=("isotropic", "mlp"))
     parser.add_argument("--record", help="append the JSON record to this file")
     args = parser.parse_args()
 
     num_train, dim, noise_draws = 200, 50, 100
-    sizes = list(range(20, 201, 20))
-    dataset = data.make_dataset(data.MixtureDataConfig(num_train=num_train, dim=dim, num_components=12), seed=0)
+    data_config = data.MixtureDataConfig(num_train=num_train, dim=dim, num_components=12)
+    family = families.family(args.family)
+    sizes = list(range(20, 201, 20)) if args.family == "isotropic" else list(profiles.PROFILES["paper"].mlp.widths)
+    dataset = data.make_dataset(data_config, seed=0)
     config = training.TrainConfig(noise_draws=noise_draws)
-    step = seconds_per_step(families.family("isotropic"), dataset, sizes, config, args.steps)
-    flops = 12 * num_train * noise_draws * dim * sum(sizes)
+    step = seconds_per_step(family, dataset, sizes, config, args.steps)
+    flops = family.training_flops(data_config, sizes, 1, noise_draws)
     reference = provenance.matmul_rate(args.matmul_size, repeats=10)
     env = provenance.environment()
     record = {
         "benchmark": "train_step",
         "date": time.strftime("%Y-%m-%d"),
+        "family": args.family,
         "N": num_train,
         "d": dim,
         "N_dup": noise_draws,
-        "M": sizes,
+        "M" if args.family == "isotropic" else "widths": sizes,
         "step_seconds": round(step, 5),
         "step_gflops": round(flops / step / 1e9, 2),
         "matmul_gflops": round(reference / 1e9, 2),
