@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 from conftest import key
 
-from artifact import metrics, model, process, sampling
+from artifact import experiment, metrics, model, process, sampling
 
 
 def test_ddim_with_one_training_point_has_a_closed_form():
@@ -32,3 +32,12 @@ def test_memorization_rule_is_one_third_of_the_second_nearest_distance():
     nearest, second = metrics.two_nearest_distances(samples, train)
     np.testing.assert_allclose(nearest, [0.7, 0.8, 1.5, 0.1], rtol=1e-6)
     np.testing.assert_allclose(second, [2.3, 2.2, 1.5, 2.9], rtol=1e-6)
+
+
+def test_a_ratio_of_45_in_50_reaches_the_threshold_0_9():
+    """The ratio is a count over samples: 45 of 50 is 0.9 exactly, so the transition's end (ratio >= 0.9)
+    is reached (a float32 mean gives 0.89999998 and missed it)."""
+    train = jnp.asarray([[0.0, 0.0], [10.0, 0.0]])
+    samples = jnp.concatenate([jnp.zeros((45, 2)), jnp.tile(jnp.asarray([[5.0, 0.0]]), (5, 1))])
+    assert metrics.memorization_ratio(samples, train) == 0.9
+    assert experiment.transition_bracket([10, 20], [0.0, metrics.memorization_ratio(samples, train)])[1] == 20
