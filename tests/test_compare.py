@@ -157,3 +157,30 @@ def test_every_profile_but_smoke_must_show_the_paper_claims():
         "cpu": True,
         "smoke": False,
     }
+
+
+def test_a_claim_explained_at_reduced_scale_is_reported_not_dropped(reference, expected, tmp_path, monkeypatch):
+    """A paper statement whose entry says why it cannot hold at this profile's scale still fails, visibly
+    ("fails, explained" with the reason), but does not fail a run whose claims must hold; one without
+    the explanation does."""
+    copy = _perturbed_copy(reference, tmp_path)
+    record = json.loads((copy / "run.json").read_text())
+    record["config"]["paper_claims_must_hold"] = True
+    (copy / "run.json").write_text(json.dumps(record))
+    failing = {
+        "id": "fig2.memorization_ratio@M/N=1.0",
+        "claim": "a bound this run misses",
+        "expected": 2.0,
+        "rule": "at_least",
+        "tolerance": 0,
+        "source": "test",
+    }
+    claims = tmp_path / "claims.json"
+    claims.write_text(json.dumps({"checks": [failing | {"not_at_reduced_scale": {"smoke": "the test says so"}}]}))
+    monkeypatch.setattr(compare, "PAPER_CLAIMS", claims)
+    (result,) = [r for r in compare.compare(copy, claims) if r.id == failing["id"]]
+    assert not result.passed and result.waived and "the test says so" in result.note
+    assert cli.main(["compare", str(copy), "--expected", str(expected)]) == 0
+    assert "fails, explained" in (copy / "compare.md").read_text()
+    claims.write_text(json.dumps({"checks": [failing]}))
+    assert cli.main(["compare", str(copy), "--expected", str(expected)]) == 1
