@@ -1,23 +1,24 @@
 """Benchmark: seconds per training step per data set when S data sets of one shape share one program.
 
 `train.train_stacked` vmaps the step over stacked copies of the models, one per data set. Measured
-here at the cpu profile's sizes (ten models M = N/10..N, d = 20, N_dup = 20, N = 20 and 40; K
-differs between the data sets, as Fig. 3's tuples of one (N, d) do) for S = 1, 2, 4, in the
-backend's default points per chunk. Prints one JSON record (with the git revision measured);
---record appends it to a JSON-lines file. Time it alone: the machine's other load moves it.
+here at sizes near the cpu profile's (ten models M = N/10..N, d = 20, N_dup = 20, N = 20 and 40;
+K differs between the data sets, as Fig. 3's tuples of one (N, d) do) for S = 1, 2, 4, in the
+backend's default points per chunk (--points-per-chunk 10,20,40 compares chunk sizes). Prints one
+JSON record (with the git revision measured); --record appends it to a JSON-lines file. Time it
+alone: the machine's other load moves it.
 
-    python benchmarks/stacking.py [--steps 1000] [--record benchmarks/results.jsonl]
+    python benchmarks/stacking.py [--steps 1000] [--points-per-chunk 0] [--record benchmarks/results.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import time
+import itertools
 
+import records
 from train_step import seconds_per_step
 
-from artifact import data, experiment, families, provenance
+from artifact import data, experiment, families
 from artifact.train import TrainConfig
 
 
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000, help="timed steps (after as many warm-up steps)")
     parser.add_argument("--sizes", default="20,40", help="N values")
     parser.add_argument("--stacks", default="1,2,4", help="data sets per program")
+    parser.add_argument("--points-per-chunk", default="0", help="points per pass of the step (0: the backend's)")
     parser.add_argument("--record", help="append the JSON record to this file")
     args = parser.parse_args()
     dim, noise_draws = 20, 20
@@ -34,33 +36,20 @@ def main() -> None:
     results = {}
     for n in (int(x) for x in args.sizes.split(",")):
         sizes = experiment.initial_sizes(n, 10)
-        for stack in (int(x) for x in args.stacks.split(",")):
+        for stack, chunk in itertools.product(
+            (int(x) for x in args.stacks.split(",")), [int(x) for x in args.points_per_chunk.split(",")]
+        ):
             datasets = [
                 data.make_dataset(data.MixtureDataConfig(num_train=n, dim=dim, num_components=2 + s), seed=s)
                 for s in range(stack)
             ]
-            seconds = seconds_per_step(family, datasets, sizes, config, args.steps)
-            results[f"N{n}_S{stack}"] = {"step_seconds": round(seconds, 6), "per_dataset": round(seconds / stack, 6)}
+            seconds = seconds_per_step(family, datasets, sizes, config, args.steps, chunk or None)
+            label = f"N{n}_S{stack}" + (f"_chunk{chunk}" if chunk else "")
+            results[label] = {"step_seconds": round(seconds, 6), "per_dataset": round(seconds / stack, 6)}
             per = seconds / stack * 1e3
-            print(f"N={n} S={stack}: {seconds * 1e3:.3f} ms per step, {per:.3f} per data set", flush=True)
-    env = provenance.environment()
-    record = {
-        "benchmark": "stacking",
-        "date": time.strftime("%Y-%m-%d"),
-        "d": dim,
-        "N_dup": noise_draws,
-        "models": 10,
-        "results": results,
-        "jax": env["jax"],
-        "backend": env["backend"],
-        "devices": env["devices"],
-        "cpu_count": __import__("os").cpu_count(),
-        **provenance.source_state(),
-    }
-    print(json.dumps(record))
-    if args.record:
-        with open(args.record, "a") as f:
-            f.write(json.dumps(record) + "\n")
+            print(f"{label}: {seconds * 1e3:.3f} ms per step, {per:.3f} per data set", flush=True)
+    fields = {"d": dim, "N_dup": noise_draws, "models": 10, "results": results}
+    records.emit("stacking", fields, args.record)
 
 
 if __name__ == "__main__":

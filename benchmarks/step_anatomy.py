@@ -1,6 +1,7 @@
 """Benchmark: where one batched training step's gradient spends its time (README "Speed").
 
-Same problem as train_step.py (M = 20..200, N = 200, d = 50, N_dup = 100). Prints one JSON record:
+Same problem as train_step.py (M = 20..200, N = 200, d = 50, N_dup = 100; --size N,d,N_dup for
+another, with M = N/10..N). Prints one JSON record:
   gradient   train.batched_losses_and_grads alone (no Adam, no noise draw), best of --repeats (s);
   products   only the five matrix products per model and chunk that the gradient needs, in its
              layout, plus one exponential and one elementwise product: a floor for this layout (s);
@@ -10,7 +11,7 @@ fusions that contain an exponential, and in the rest (summed over threads: share
 and the compiled operations in one chunk's step of the scan (all ten models). --record FILE
 appends the record (with the git revision measured) to a JSON-lines file.
 
-    python benchmarks/step_anatomy.py [--repeats 10] [--record benchmarks/results.jsonl]
+    python benchmarks/step_anatomy.py [--repeats 10] [--size 200,50,100] [--record benchmarks/results.jsonl]
 """
 
 from __future__ import annotations
@@ -26,18 +27,21 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import records
 
-from artifact import data, process, provenance
+from artifact import data, experiment, process, provenance
 from artifact import train as training
 
-FLOPS = 12 * 200 * 100 * 50 * sum(range(20, 201, 20))
+
+def _flops(num_train: int, dim: int, noise_draws: int) -> float:
+    return 12.0 * num_train * noise_draws * dim * sum(experiment.initial_sizes(num_train, 10))
 
 
-def _problem():
-    dataset = data.make_dataset(data.MixtureDataConfig(num_train=200, dim=50, num_components=12), seed=0)
+def _problem(num_train: int = 200, dim: int = 50, noise_draws: int = 100):
+    dataset = data.make_dataset(data.MixtureDataConfig(num_train=num_train, dim=dim, num_components=12), seed=0)
     x0 = jnp.asarray(dataset.train, jnp.float32)
-    models = training.init_models(jax.random.key(1), x0, list(range(20, 201, 20)), 1e-2)
-    t, eps = training.draw_batch(jax.random.key(2), 200, process.time_grid(), 100, 50)
+    models = training.init_models(jax.random.key(1), x0, list(experiment.initial_sizes(num_train, 10)), 1e-2)
+    t, eps = training.draw_batch(jax.random.key(2), num_train, process.time_grid(), noise_draws, dim)
     return models, x0, t, eps
 
 
@@ -108,28 +112,27 @@ def operations_per_chunk(fn, args) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--size", default="200,50,100", help="N,d,N_dup (models M = N/10, ..., N)")
     parser.add_argument("--record", help="append the JSON record to this file")
     args = parser.parse_args()
-    problem = _problem()
+    num_train, dim, noise_draws = (int(x) for x in args.size.split(","))
+    problem = _problem(num_train, dim, noise_draws)
+    flops = _flops(num_train, dim, noise_draws)
     gradient = jax.jit(training.batched_losses_and_grads)
     products = jax.jit(products_only)
     matmul = provenance.matmul_rate(2048, repeats=10)
     seconds = {"gradient": _best(gradient, problem, args.repeats), "products": _best(products, problem, args.repeats)}
-    record = {
-        "benchmark": "step_anatomy",
-        "date": time.strftime("%Y-%m-%d"),
+    fields = {
+        "N": num_train,
+        "d": dim,
+        "N_dup": noise_draws,
         **{f"{k}_seconds": round(v, 4) for k, v in seconds.items()},
-        **{f"{k}_fraction_of_matmul": round(FLOPS / v / matmul, 3) for k, v in seconds.items()},
+        **{f"{k}_fraction_of_matmul": round(flops / v / matmul, 3) for k, v in seconds.items()},
         "matmul_gflops": round(matmul / 1e9, 1),
         "gradient_thunk_shares": thunk_shares(gradient, problem),
         "operations_per_chunk": operations_per_chunk(gradient, problem),
-        "jax": jax.__version__,
-        **provenance.source_state(),  # which code: the revision, and whether the tree was dirty
     }
-    print(json.dumps(record))
-    if args.record:
-        with open(args.record, "a") as f:
-            f.write(json.dumps(record) + "\n")
+    records.emit("step_anatomy", fields, args.record)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,9 @@ revisions back to back (git worktree), not across days.
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from dataclasses import replace
+
+import records
 
 from artifact import data, families, process, profiles, provenance, rng
 from artifact import train as training
@@ -64,10 +64,7 @@ def main() -> None:
     step = seconds_per_step(family, dataset, sizes, config, args.steps)
     flops = family.training_flops(data_config, sizes, 1, noise_draws)
     reference = provenance.matmul_rate(args.matmul_size, repeats=10)
-    env = provenance.environment()
-    record = {
-        "benchmark": "train_step",
-        "date": time.strftime("%Y-%m-%d"),
+    fields = {
         "family": args.family,
         "N": num_train,
         "d": dim,
@@ -77,16 +74,8 @@ def main() -> None:
         "step_gflops": round(flops / step / 1e9, 2),
         "matmul_gflops": round(reference / 1e9, 2),
         "fraction_of_matmul": round(flops / step / reference, 3),
-        "jax": env["jax"],
-        "backend": env["backend"],
-        "devices": env["devices"],
-        "cpu_count": __import__("os").cpu_count(),
-        **provenance.source_state(),  # which code: the revision, and whether the tree was dirty
     }
-    print(json.dumps(record))
-    if args.record:
-        with open(args.record, "a") as f:
-            f.write(json.dumps(record) + "\n")
+    records.emit("train_step", fields, args.record)
 
 
 if __name__ == "__main__":
