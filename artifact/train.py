@@ -269,7 +269,15 @@ def train_stacked(
     for indices, device in groups:
         group_models = jax.device_put(tuple(models[i] for i in indices), device)
         states = jax.vmap(lambda ms: tuple(optimizer.init(m) for m in ms))(group_models)
-        placed.append([indices, device, group_models, jax.device_put(states, device), jax.device_put(train, device)])
+        placed.append(
+            [
+                indices,
+                device,
+                group_models,
+                jax.device_put(states, device),
+                jax.device_put((train, steps_keys), device),
+            ]
+        )
 
     num_logs = max(1, min(num_logs, config.num_steps))
     chunk = math.ceil(config.num_steps / num_logs)
@@ -280,15 +288,10 @@ def train_stacked(
         stop = min(done + chunk, config.num_steps)
         chunk_losses = [None] * len(sizes)
         for group in placed:  # dispatch is asynchronous: the devices run their groups concurrently
-            indices, device, group_models, group_states, data = group
+            indices, device, group_models, group_states, (data, keys) = group
             # first/last as arrays: one compilation serves every chunk length.
             group[2], group[3], losses = run_steps(
-                group_models,
-                group_states,
-                data,
-                jax.device_put(steps_keys, device),
-                jnp.asarray(done),
-                jnp.asarray(stop),
+                group_models, group_states, data, keys, jnp.asarray(done), jnp.asarray(stop)
             )
             for j, i in enumerate(indices):
                 chunk_losses[i] = losses[:, j]
