@@ -33,6 +33,9 @@ TRAINING_DATASETS = (
     "heldout_loss_eps",
     "loss_history",
     "loss_history_steps",
+    "distance_to_generalizing",
+    "distance_to_memorizing",
+    "reference_distance",
 )
 BASELINE_DATASETS = (
     "grid",
@@ -219,6 +222,22 @@ def _loss_per_time(family, key, points, grid, arrays, noise_draws):
     return losses.loss_per_time(key, points, grid, residual, noise_draws, family.loss_points_per_chunk)
 
 
+@partial(jax.jit, static_argnames=("family", "reference_family", "noise_draws"))
+def _distances(family, reference_family, key, points, t, arrays, references, noise_draws):
+    def reference(ref):
+        return lambda x, s: reference_family.denoise(ref, x, s)
+
+    return losses.prediction_distances(
+        key,
+        points,
+        t,
+        lambda x, s: family.denoise(arrays, x, s),
+        [reference(ref) for ref in references],
+        noise_draws,
+        family.loss_points_per_chunk,
+    )
+
+
 @partial(jax.jit, static_argnames=("family",))
 def _ddim(family, start, grid, arrays):
     return sampling.ddim_sample(lambda x, t: family.denoise(arrays, x, t), start, grid)
@@ -227,6 +246,31 @@ def _ddim(family, start, grid, arrays):
 def _eval_keys(data_config, seed: int):
     tag = data_config.stream_tag()
     return rng.stream(seed, "eval", *tag, "loss"), rng.stream(seed, "eval", *tag, "ddim")
+
+
+def reference_distances(unit: TrainingUnit, dataset, models) -> tuple[np.ndarray, np.ndarray, float]:
+    """Each model's mean squared X0 distance from x̄_* and from x̄_mem at t_16, and theirs from each other.
+
+    Measured on noised training points, `unit.eval.loss_noise_draws` draws each, the same draws for
+    every model. Returns (M,) to x̄_*, (M,) to x̄_mem, and the x̄_* to x̄_mem distance that scales both.
+    """
+    family, data_model = families.family(unit.family), unit.data_model
+    reference_family = families.family(data_model.baseline_family)
+    n = unit.data.num_train
+    generalizing = data_model.generalizing(dataset, unit.data)
+    memorizing = data_model.memorizing(dataset, np.arange(n))
+    references = [reference_family.evaluation_arrays(m, max(n, m.num_components)) for m in (generalizing, memorizing)]
+    key = rng.stream(unit.seed, "eval", *unit.data.stream_tag(), "distance")
+    t = jnp.float32(process.time_grid()[process.PANEL_INDEX])
+    draws = unit.eval.loss_noise_draws
+
+    def measured(fam, arrays):
+        return np.asarray(_distances(fam, reference_family, key, dataset.train, t, arrays, references, draws))
+
+    rows = max(n, max(unit.sizes))
+    distances = np.stack([measured(family, family.evaluation_arrays(m, rows)) for m in models])
+    separation = measured(reference_family, references[0])[1]
+    return distances[:, 0], distances[:, 1], float(separation)
 
 
 def per_time_losses(family, dataset, loss_key, grid, model, rows: int, noise_draws: int):
@@ -293,10 +337,14 @@ def _measure(unit: TrainingUnit, dataset, grid, result: training.TrainResult) ->
         heldout_losses.append(heldout_loss)
         for name, value in family.statistics_of(model, dataset).items():
             statistics[name].append(value)
+    to_generalizing, to_memorizing, separation = reference_distances(unit, dataset, result.models)
     return {
         "M": np.asarray(unit.sizes, np.int64),
         "grid": grid,
         "memorization_ratio": np.asarray(ratios),
+        "distance_to_generalizing": to_generalizing,
+        "distance_to_memorizing": to_memorizing,
+        "reference_distance": np.float64(separation),
         **{name: np.asarray(values) for name, values in statistics.items()},
         "train_loss_eps": np.stack(train_losses),
         "heldout_loss_eps": np.stack(heldout_losses),

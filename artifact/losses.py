@@ -2,6 +2,7 @@
 
 L_t(x̄) = (1/n) sum_i E_eps ||eps_hat(alpha_t x_i + sigma_t eps) - eps||^2 (EPS units), estimated
 with `noise_draws` draws per point; the X0-unit loss is that times sigma_t^2 / alpha_t^2 (paper §2).
+`prediction_distances` measures how far one denoiser's X0 predictions lie from reference denoisers'.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from artifact import denoisers
-from artifact.process import eps_to_x0_loss_factor
+from artifact.process import alpha, eps_to_x0_loss_factor, sigma
 
 
 def loss_per_time(key, points, grid, residual_fn, noise_draws: int, points_per_chunk: int = 10):
@@ -49,3 +50,25 @@ def eps_loss_per_time(key, points, grid, means, variance, noise_draws: int, mask
 def x0_units(eps_losses, grid):
     """Convert EPS-unit losses (..., T) on `grid` to X0 units (times sigma^2 / alpha^2)."""
     return eps_losses * eps_to_x0_loss_factor(jnp.asarray(grid, jnp.float32))
+
+
+def prediction_distances(key, points, t, predict, references, noise_draws: int, points_per_chunk: int = 10):
+    """Mean squared distance (X0 units) between one denoiser's predictions and each reference's.
+
+    D_k = (1/n) sum_i E_eps ||predict(x_t) - references[k](x_t)||^2 with x_t = alpha_t x_i + sigma_t eps,
+    estimated with `noise_draws` draws per point (the same draws for every reference).
+    points: (n, ...); t: scalar; predict and each reference map x_t (c, ...) and t to an X0 prediction (c, ...).
+    Returns (len(references),) float32.
+    """
+    n = points.shape[0]
+    chunk = max(c for c in range(1, min(n, points_per_chunk) + 1) if n % c == 0)
+    eps = jax.random.normal(key, (n // chunk, chunk * noise_draws, *points.shape[1:]))
+    x0 = jnp.repeat(points.reshape(n // chunk, chunk, *points.shape[1:]), noise_draws, axis=1)
+    t = jnp.asarray(t, jnp.float32)
+
+    def squared_distances(c):
+        x_t = alpha(t) * c[0] + sigma(t) * c[1]
+        own = predict(x_t, t)
+        return jnp.stack([jnp.sum((own - reference(x_t, t)) ** 2) for reference in references])
+
+    return jnp.sum(jax.lax.map(squared_distances, (x0, eps)), axis=0) / (n * noise_draws)

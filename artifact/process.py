@@ -12,6 +12,9 @@ import numpy as np
 T_MIN = 0.001
 T_MAX = 0.999
 NUM_GRID_TIMES = 26
+# The loss panels of Figs 2, 5 and 7 (and Fig. 1's Theorem 3.2 panel) sit at grid index 16:
+# t = 0.36028, psi = 6.704 (paper, Fig. 2 caption).
+PANEL_INDEX = 16
 
 
 def alpha(t):

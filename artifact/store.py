@@ -19,7 +19,8 @@ import numpy as np
 from artifact import files, provenance
 
 # 2: the step's layout (points_per_chunk) left TrainConfig, so unit identities changed once.
-SCHEMA_VERSION = 2
+# 3: training units hold each model's distances from x̄_* and x̄_mem.
+SCHEMA_VERSION = 3
 
 
 class InvalidResultFile(Exception):

@@ -82,7 +82,7 @@ def test_a_folder_of_an_older_unit_schema_is_refused(tmp_path, capsys):
     (tmp_path / "run.json").write_text(json.dumps({"profile": "smoke", "overrides": [], "config": {}}))
     assert cli.main(["reproduce", "--profile", "smoke", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "older version of the artifact (unit schema v1, this is v2)" in err
+    assert err.count("\n") == 1 and "older version of the artifact (unit schema v1, this is v3)" in err
 
 
 def test_an_unreadable_run_record_is_one_line(tmp_path, capsys):

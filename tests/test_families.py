@@ -124,18 +124,19 @@ def test_names_and_kinds_are_unique(toy_family):
 
 
 def test_unit_identities_of_the_built_in_families_are_unchanged():
-    """The hashes name the files of finished work: the smoke profile's, as of unit schema v2 (the layout left
-    the training configuration). A change here makes every finished unit unreachable: say why in the commit."""
+    """The hashes name the files of finished work: the smoke profile's, as of unit schema v3 (training units
+    hold their distances from x̄_* and x̄_mem). A change here makes every finished unit unreachable: say why
+    in the commit."""
     from artifact import profiles
 
     profile, _ = profiles.resolve("smoke", [], None)
     singles, groups = figures.needed(profile, figures.paper_keys())
     names = sorted(u.filename for u in singles) + sorted(stages.stage1(profile, g).filename for g in groups[:1])
     assert names == [
-        "baselines_N20_d8_K2_seed0_5631b6ed06457964.h5",
-        "baselines_colored_N10_K4_seed0_14431c15b062d396.h5",
-        "train_colored_N10_K4_seed0_a0ffc3ff0620e5f7.h5",
-        "train_N16_d8_K2_seed0_21a4e4b64d93399b.h5",
+        "baselines_N20_d8_K2_seed0_bac93de857d480f6.h5",
+        "baselines_colored_N10_K4_seed0_39afee26fa4e50e4.h5",
+        "train_colored_N10_K4_seed0_d663a019ba1e12f6.h5",
+        "train_N16_d8_K2_seed0_6b7cfd005222ab11.h5",
     ]
     # The layout is speed only: it leaves every identity alone.
     other, _ = profiles.resolve("smoke", ["layout.points_per_chunk=5"], None)

@@ -19,12 +19,11 @@ import equinox as eqx
 import h5py
 import numpy as np
 
+from artifact import process
 from artifact.profiles import Profile
 from artifact.stages import Group
 
-# The loss panels of Figs 2, 5 and 7 (and Fig. 1's Theorem 3.2 panel) sit at grid index 16:
-# t = 0.36028, psi = 6.704 (paper, Fig. 2 caption).
-PANEL_INDEX = 16
+PANEL_INDEX = process.PANEL_INDEX
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ class MLPFigure(AbstractFigure):
     """The MLP unit of the first seed, beside the same data set's mixture models (Fig. 2's units)."""
 
     key: ClassVar[str] = "mlp"
-    size: ClassVar[tuple[float, float]] = (13, 3.5)
+    size: ClassVar[tuple[float, float]] = (17, 3.5)
     caption: ClassVar[str] = "Extension, not in the paper: MLP and mixture memorization against their parameter counts."
     extension: ClassVar[bool] = True
 
@@ -55,7 +55,14 @@ class MLPFigure(AbstractFigure):
     def assemble(self, profile: Profile, units_dir: Path) -> dict:
         needs = self.needs(profile)
         t = store.read_tree(units_dir / needs.singles[0].filename)
-        mixture = stages.load_group(profile, needs.groups[0], units_dir, ("memorization_ratio",))
+        mixture = stages.load_group(
+            profile,
+            needs.groups[0],
+            units_dir,
+            ("memorization_ratio", "distance_to_generalizing", "distance_to_memorizing"),
+        )
+        scale = float(t["reference_distance"])
+        distance = "mean squared X0 distance at t_16 on noised training points, over x̄_*'s from x̄_mem"
         n, d, k = profile.fig2
         x0 = 1.0 / float(process.snr(process.time_grid()[PANEL_INDEX]))
         where = "extension, not in the paper"
@@ -76,6 +83,18 @@ class MLPFigure(AbstractFigure):
             ),
             "loss_history": dataset(t["loss_history"], "EPS squared error", "training loss (rows log steps)", where),
             "loss_history_steps": dataset(t["loss_history_steps"], "1", "steps of loss_history", where),
+            "distance_to_generalizing": dataset(
+                t["distance_to_generalizing"] / scale, "1", f"MLP from x̄_*: {distance}", where
+            ),
+            "distance_to_memorizing": dataset(
+                t["distance_to_memorizing"] / scale, "1", f"MLP from x̄_mem: {distance}", where
+            ),
+            "mixture_distance_to_generalizing": dataset(
+                mixture["distance_to_generalizing"] / scale, "1", f"mixture from x̄_*: {distance}", where
+            ),
+            "mixture_distance_to_memorizing": dataset(
+                mixture["distance_to_memorizing"] / scale, "1", f"mixture from x̄_mem: {distance}", where
+            ),
             "mixture_M": dataset(mixture["M"], "1", "M of the isotropic mixture models (Fig. 2's units)", where),
             "mixture_parameter_count": dataset(
                 mixture["M"] * d + 1, "1", "mixture parameters, M d + 1 (M means, one variance)", where
@@ -91,11 +110,12 @@ class MLPFigure(AbstractFigure):
                 "parameter_count_formula": mlp_family.PARAMETER_FORMULA,
                 "mixture_crossover_parameters": 0.8 * n * d,
                 "widest_loss_change_last_tenth": widest,
+                "reference_distance": scale,
             },
         }
 
     def plot(self, g, fig) -> None:
-        axes = fig.subplots(1, 3)
+        axes = fig.subplots(1, 4)
         params, mixture = g["parameter_count"][()], g["mixture_parameter_count"][()]
         axes[0].plot(params, g["memorization_ratio"][()], "o-", ms=3, label="MLP (width W)")
         axes[0].plot(mixture, g["mixture_memorization_ratio"][()], "s--", ms=3, color="0.4", label="mixture (M)")
@@ -106,11 +126,19 @@ class MLPFigure(AbstractFigure):
         axes[1].plot(params, g["heldout_loss_x0_panel"][()], "s-", ms=3, label="held-out")
         axes[1].set(xscale="log", yscale="log", xlabel="parameters", title="MLP losses at t_16")
         axes[1].legend(fontsize=7)
+        for name, color in (("generalizing", "tab:green"), ("memorizing", "goldenrod")):
+            reference = "x̄_*" if name == "generalizing" else "x̄_mem"
+            axes[2].plot(params, g[f"distance_to_{name}"][()], "o-", ms=3, color=color, label=f"MLP to {reference}")
+            axes[2].plot(
+                mixture, g[f"mixture_distance_to_{name}"][()], "s--", ms=3, color=color, label=f"mixture to {reference}"
+            )
+        axes[2].set(xscale="log", xlabel="parameters", ylabel="distance / x̄_*'s from x̄_mem", title="distances at t_16")
+        axes[2].legend(fontsize=6)
         steps, history = g["loss_history_steps"][()], g["loss_history"][()]
         for column, width in enumerate(g["widths"][()]):
-            axes[2].plot(steps, history[:, column], lw=1, label=f"W = {width}")
-        axes[2].set(yscale="log", xlabel="step", title="training loss (is the widest flat at the end?)")
-        axes[2].legend(fontsize=6, ncol=2)
+            axes[3].plot(steps, history[:, column], lw=1, label=f"W = {width}")
+        axes[3].set(yscale="log", xlabel="step", title="training loss (is the widest flat at the end?)")
+        axes[3].legend(fontsize=6, ncol=2)
 
     def observables(self, g, samples: int) -> dict[str, Observation]:
         params, ratios = g["parameter_count"][()], g["memorization_ratio"][()]
@@ -124,6 +152,12 @@ class MLPFigure(AbstractFigure):
             ),
             "mlp.first_memorizing_parameters_over_Nd": Observation(
                 panels.first_at_least(params / nd, ratios), "relative", CLAIM + "where the MLP starts to memorize"
+            ),
+            "mlp.distance_to_memorizing@widest": Observation(
+                float(g["distance_to_memorizing"][-1]), "relative", CLAIM + "the widest MLP's distance from x̄_mem"
+            ),
+            "mlp.distance_to_generalizing@narrowest": Observation(
+                float(g["distance_to_generalizing"][0]), "relative", CLAIM + "the narrowest MLP's distance from x̄_*"
             ),
             "mlp.widest_loss_change_last_tenth": Observation(
                 float(g.attrs["widest_loss_change_last_tenth"]), "absolute", CLAIM + "the widest MLP's training settled"
