@@ -9,9 +9,12 @@ each also as counted flops (12 N N_dup d sum M) over the float32 matmul rate; fr
 jax.profiler trace of the gradient, the share of XLA thunk time in matrix products ("dot"), in
 fusions that contain an exponential, and in the rest (summed over threads: shares, not seconds);
 and the compiled operations in one chunk's step of the scan (all ten models). --record FILE
-appends the record (with the git revision measured) to a JSON-lines file.
+appends the record (with the git revision measured) to a JSON-lines file. --family colored does the
+same for Fig. 5's colored step (the autodiff'd family default) at a profile's Fig. 5 settings:
+its gradient's time, counted flops over the matmul rate, thunk shares and compiled operations.
 
     python benchmarks/step_anatomy.py [--repeats 10] [--size 200,50,100] [--record benchmarks/results.jsonl]
+    python benchmarks/step_anatomy.py --family colored [--profile cpu]
 """
 
 from __future__ import annotations
@@ -23,14 +26,16 @@ import json
 import re
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import records
 
-from artifact import data, experiment, process, provenance
+from artifact import data, experiment, families, process, profiles, provenance
 from artifact import train as training
+from artifact.layout import Layout
 
 
 def _flops(num_train: int, dim: int, noise_draws: int) -> float:
@@ -101,20 +106,64 @@ def thunk_shares(fn, args) -> dict[str, float]:
 
 
 def operations_per_chunk(fn, args) -> int:
-    """Operations in the compiled scan body (one chunk, every model), not counting tuple bookkeeping."""
+    """Operations in the compiled scan body (one chunk, every model), not counting tuple bookkeeping.
+
+    Without a loop (a single chunk), the operations of the entry computation."""
     hlo = fn.lower(*args).compile().as_text()
     bodies = re.findall(r"while\([^\n]*body=%([\w.-]+)", hlo)
     texts = [re.search(r"\n%" + re.escape(b) + r" \(.*?\n\}", hlo, re.S).group(0) for b in bodies]
+    if not texts:
+        entry = hlo[hlo.index("ENTRY") :]
+        texts = [entry[: entry.index("\n}")]]
     ops = re.findall(r"= \S+ ([\w-]+)\(", max(texts, key=len))
     return sum(op not in ("get-tuple-element", "bitcast", "constant", "parameter", "tuple") for op in ops)
+
+
+def colored_anatomy(args) -> None:
+    """The colored family's gradient at a profile's Fig. 5 settings (bundled templates: same cost)."""
+    profile = profiles.PROFILES[args.profile]
+    config = replace(profile.fig5_data, template_source="offline")
+    family = families.family("colored")
+    dataset = families.data_model("colored").make_dataset(config, 0)
+    sizes = list(experiment.initial_sizes(config.num_train, profile.fig5_models))
+    draws = profile.fig5_train.noise_draws
+    models = tuple(family.init(jax.random.fold_in(jax.random.key(1), m), dataset, m, profile.fig5_train) for m in sizes)
+    t, eps = training.draw_batch(
+        jax.random.key(2), config.num_train, process.time_grid(), draws, dataset.train.shape[1:]
+    )
+    chunk = Layout().points_per_chunk_for("cpu", config.num_train)
+    gradient = jax.jit(lambda ms, x0, tt, e: family.losses_and_grads(ms, x0, tt, e, chunk))
+    problem = (models, dataset.train, t, eps)
+    seconds = _best(gradient, problem, args.repeats)
+    flops = family.training_flops(config, sizes, 1, draws)
+    matmul = provenance.matmul_rate(2048, repeats=10)
+    fields = {
+        "family": "colored",
+        "profile": args.profile,
+        "N": config.num_train,
+        "template_size": config.size,
+        "N_dup": draws,
+        "M": sizes,
+        "gradient_seconds": round(seconds, 6),
+        "gradient_fraction_of_matmul": round(flops / seconds / matmul, 4),
+        "matmul_gflops": round(matmul / 1e9, 1),
+        "gradient_thunk_shares": thunk_shares(gradient, problem),
+        "operations_per_chunk": operations_per_chunk(gradient, problem),
+    }
+    records.emit("step_anatomy", fields, args.record)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--size", default="200,50,100", help="N,d,N_dup (models M = N/10, ..., N)")
+    parser.add_argument("--family", default="isotropic", choices=("isotropic", "colored"))
+    parser.add_argument("--profile", default="cpu", help="the profile whose Fig. 5 settings --family colored uses")
     parser.add_argument("--record", help="append the JSON record to this file")
     args = parser.parse_args()
+    if args.family == "colored":
+        colored_anatomy(args)
+        return
     num_train, dim, noise_draws = (int(x) for x in args.size.split(","))
     problem = _problem(num_train, dim, noise_draws)
     flops = _flops(num_train, dim, noise_draws)
