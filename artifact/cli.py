@@ -258,7 +258,7 @@ def _compare(args) -> int:
         paper = [] if same else [r for r in compare.compare(out, compare.PAPER_CLAIMS) if r.rule != "schema"]
     except ValueError as error:
         raise UsageError(str(error)) from None
-    must_hold = _paper_claims_must_hold(out)
+    must_hold = compare.paper_claims_must_hold(out / "figures.h5")
     text, markdown = compare.render(results)
     print(f"comparing {out} with {expected}\n{text}", end="")
     sections = [f"# Comparison with {expected.name}\n\n{markdown}"]
@@ -281,15 +281,6 @@ def _compare(args) -> int:
     }
     files.write_text(out / "compare.json", json.dumps(document, indent=1, default=str) + "\n")
     return 0 if all(r.passed for r in results) and not (must_hold and paper_failed) else 1
-
-
-def _paper_claims_must_hold(out: Path) -> bool:
-    """The run's profile decides (run.json); without a run.json, they must hold."""
-    try:
-        config = json.loads((out / "run.json").read_text())["config"]
-    except (OSError, ValueError, KeyError):
-        return True
-    return bool(config.get("paper_claims_must_hold", True))
 
 
 def _calibrate(args) -> int:

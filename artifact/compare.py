@@ -156,6 +156,18 @@ def compare(out: Path, expected_path: Path) -> list[CheckResult]:
     return results
 
 
+def paper_claims_must_hold(figures_h5: Path) -> bool:
+    """Whether the run's profile says the paper's claims must hold, from the run record in figures.h5
+    (the record `compare` reads the profile and figures from); True where it does not say or cannot be
+    read (`compare` has failed such a file already)."""
+    try:
+        with h5py.File(figures_h5, "r") as f:
+            run = json.loads(f.attrs["config"])
+    except (OSError, KeyError, ValueError):
+        return True
+    return bool(run.get("config", {}).get("paper_claims_must_hold", True))
+
+
 def render(results: list[CheckResult]) -> tuple[str, str]:
     """(plain-text table, Markdown table), grouped by claim."""
     rows = sorted(results, key=lambda r: (r.claim, r.id))
