@@ -92,6 +92,23 @@ def test_an_unreadable_run_record_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "run.json is unreadable" in err
 
 
+def test_cpu_dry_run_counts_a_shared_program_once_per_step(tmp_path, capsys):
+    """On the CPU the fixed cost of a step is shared by the data sets trained in one program (the cpu profile
+    stacks four); the flops are not: a unit's estimate falls when it shares, but by less than the share."""
+
+    def minutes(*extra):
+        assert (
+            cli.main(["reproduce", "--profile", "cpu", "--figures", "7", "--dry-run", "--out", str(tmp_path), *extra])
+            == 0
+        )
+        out = capsys.readouterr().out
+        line = next(line for line in out.splitlines() if "to do    train 30/20/2 seed 1" in line)
+        return float(line.split("~")[2].split()[0])
+
+    alone, shared = minutes("--set", "layout.datasets_per_program=1"), minutes()
+    assert alone / 3 < shared < alone
+
+
 def test_dry_run_on_an_accelerator_labels_its_estimate(tmp_path, monkeypatch, capsys):
     """The GPU branch of --dry-run, wired on a CPU: the device's measured matmul rate and the stated assumptions."""
     from artifact import pipeline
