@@ -45,7 +45,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def smoke(session: nox.Session) -> None:
     """Reproduce every figure, and the MLP extension, at the smoke profile into a fresh folder, then compare.
-    About 1.5 min (the paper's figures alone: 87 s at 7dccdc4, README)."""
+    About 1.7 min (101 s in CI at f274e17; the paper's figures alone: 86 s at ebf1858, README)."""
     _install(session)
     out = Path(session.create_tmp()) / "smoke"
     session.run(
