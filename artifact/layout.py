@@ -55,3 +55,8 @@ class Layout:
         """How many data sets may share one program on `backend` (None: no limit)."""
         chosen = self.datasets_per_program or BACKEND_DATASETS_PER_PROGRAM.get(backend, 0)
         return chosen or None
+
+
+def equal_chunk_size(num_points: int, limit: int) -> int:
+    """The largest divisor of `num_points` that is at most `limit`: chunks of equal size, none ragged."""
+    return max(c for c in range(1, max(1, min(num_points, limit)) + 1) if num_points % c == 0)

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from artifact import denoisers
+from artifact.layout import equal_chunk_size
 from artifact.process import alpha, eps_to_x0_loss_factor, sigma
 
 
@@ -24,7 +25,7 @@ def loss_per_time(key, points, grid, residual_fn, noise_draws: int, points_per_c
     """
     grid = jnp.asarray(grid, jnp.float32)
     n = points.shape[0]
-    chunk = max(c for c in range(1, min(n, points_per_chunk) + 1) if n % c == 0)
+    chunk = equal_chunk_size(n, points_per_chunk)
 
     def split(a):
         return a.reshape(n // chunk, chunk, *a.shape[1:])
@@ -61,7 +62,7 @@ def prediction_distances(key, points, t, predict, references, noise_draws: int, 
     Returns (len(references),) float32.
     """
     n = points.shape[0]
-    chunk = max(c for c in range(1, min(n, points_per_chunk) + 1) if n % c == 0)
+    chunk = equal_chunk_size(n, points_per_chunk)
     eps = jax.random.normal(key, (n // chunk, chunk * noise_draws, *points.shape[1:]))
     x0 = jnp.repeat(points.reshape(n // chunk, chunk, *points.shape[1:]), noise_draws, axis=1)
     t = jnp.asarray(t, jnp.float32)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from artifact import denoisers, mixture_grad
-from artifact.layout import Layout
+from artifact.layout import Layout, equal_chunk_size
 from artifact.model import MixtureDenoiser, partial_memorization_init
 
 
@@ -96,7 +96,7 @@ def batched_losses_and_grads(models: Sequence[MixtureDenoiser], x0, t, eps, poin
     `batched_losses`.
     """
     num_points = eps.shape[0]
-    chunk = _largest_divisor_at_most(num_points, points_per_chunk)
+    chunk = equal_chunk_size(num_points, points_per_chunk)
     x0_chunks, noise, point_of_row = mixture_grad.chunk_layouts(x0, eps, chunk)
     means = tuple(model.means for model in models)
     stds = jnp.stack([model.std for model in models])
@@ -116,7 +116,7 @@ def autodiff_losses_and_grads(residual_fn, models, x0, t, eps, points_per_chunk:
     Same estimator as `batched_losses`; the default of families without a hand-written path.
     """
     num_points = eps.shape[0]
-    chunk = _largest_divisor_at_most(num_points, points_per_chunk)
+    chunk = equal_chunk_size(num_points, points_per_chunk)
 
     def summed(ms, x0_c, t_c, eps_c):
         return _sum_with_aux(jnp.stack([jnp.sum(residual_fn(m, x0_c, eps_c, t_c) ** 2) for m in ms]))
@@ -147,10 +147,6 @@ def _scan_chunks(chunk_losses_and_grads, models, chunks, points_and_draws: tuple
     (loss_sums, grads), _ = jax.lax.scan(step, zeros, chunks)
     scale = 1.0 / (points_and_draws[0] * points_and_draws[1])
     return loss_sums * scale, jax.tree.map(lambda g: g * scale, grads)
-
-
-def _largest_divisor_at_most(n: int, limit: int) -> int:
-    return max(c for c in range(1, max(1, min(n, limit)) + 1) if n % c == 0)
 
 
 def draw_batch(key, num_points: int, grid, noise_draws: int, shape):
