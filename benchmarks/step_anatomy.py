@@ -26,14 +26,14 @@ import json
 import re
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import records
+from train_step import colored_problem
 
-from artifact import data, experiment, families, process, profiles, provenance
+from artifact import data, experiment, process, provenance
 from artifact import train as training
 from artifact.layout import Layout
 
@@ -121,13 +121,9 @@ def operations_per_chunk(fn, args) -> int:
 
 def colored_anatomy(args) -> None:
     """The colored family's gradient at a profile's Fig. 5 settings (bundled templates: same cost)."""
-    profile = profiles.PROFILES[args.profile]
-    config = replace(profile.fig5_data, template_source="offline")
-    family = families.family("colored")
-    dataset = families.data_model("colored").make_dataset(config, 0)
-    sizes = list(experiment.initial_sizes(config.num_train, profile.fig5_models))
-    draws = profile.fig5_train.noise_draws
-    models = tuple(family.init(jax.random.fold_in(jax.random.key(1), m), dataset, m, profile.fig5_train) for m in sizes)
+    family, config, dataset, sizes, train = colored_problem(args.profile)
+    draws = train.noise_draws
+    models = tuple(family.init(jax.random.fold_in(jax.random.key(1), m), dataset, m, train) for m in sizes)
     t, eps = training.draw_batch(
         jax.random.key(2), config.num_train, process.time_grid(), draws, dataset.train.shape[1:]
     )

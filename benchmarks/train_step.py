@@ -85,22 +85,29 @@ def main() -> None:
     records.emit("train_step", fields, args.record)
 
 
-def colored_step(args) -> None:
-    """The colored family's step at a profile's Fig. 5 settings, its models M = N/10..N trained together."""
-    profile = profiles.PROFILES[args.profile]
+def colored_problem(profile_name: str):
+    """(family, data config, data set, sizes, TrainConfig) of a profile's Fig. 5 unit, with the bundled
+    templates (the cost is the same as with the canonical ones)."""
+    profile = profiles.PROFILES[profile_name]
     data_config = replace(profile.fig5_data, template_source="offline")
     family = families.family("colored")
     dataset = families.data_model(family.data_model).make_dataset(data_config, 0)
     sizes = list(experiment.initial_sizes(data_config.num_train, profile.fig5_models))
-    step = seconds_per_step(family, dataset, sizes, profile.fig5_train, args.steps)
-    flops = family.training_flops(data_config, sizes, 1, profile.fig5_train.noise_draws)
+    return family, data_config, dataset, sizes, profile.fig5_train
+
+
+def colored_step(args) -> None:
+    """The colored family's step at a profile's Fig. 5 settings, its models M = N/10..N trained together."""
+    family, data_config, dataset, sizes, train = colored_problem(args.profile)
+    step = seconds_per_step(family, dataset, sizes, train, args.steps)
+    flops = family.training_flops(data_config, sizes, 1, train.noise_draws)
     reference = provenance.matmul_rate(args.matmul_size, repeats=10)
     fields = {
         "family": "colored",
         "profile": args.profile,
         "N": data_config.num_train,
         "template_size": data_config.size,
-        "N_dup": profile.fig5_train.noise_draws,
+        "N_dup": train.noise_draws,
         "M": sizes,
         "step_seconds": round(step, 5),
         "step_gflops": round(flops / step / 1e9, 2),
