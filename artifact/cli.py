@@ -14,13 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from artifact import files
+from artifact import files, workers
 
 EXIT_CODES = {
     0: "done",
     1: "compare: a check failed",
     2: "bad input (arguments, configuration, missing or corrupted data, unreadable results)",
     3: "the file system refused a write (disk full, quota, I/O error); finished units are kept",
+    4: "a worker process died (e.g. killed for memory); finished units are kept",
     130: "interrupted (Ctrl-C); finished units are kept",
     143: "terminated by SIGTERM (e.g. SLURM pre-emption); finished units are kept",
 }
@@ -147,10 +148,15 @@ def _reproduce(args) -> int:
 
 
 def _check_device(profile, allow_cpu: bool) -> None:
-    if profile.name != "paper" or allow_cpu:
-        return
     import jax
 
+    if profile.layout.workers > 1 and jax.default_backend() != "cpu":
+        raise UsageError(
+            f"layout.workers={profile.layout.workers} runs units in CPU worker processes, but JAX runs on "
+            f"{jax.default_backend()}; leave layout.workers at 0 (one unit at a time on the device)"
+        )
+    if profile.name != "paper" or allow_cpu:
+        return
     if jax.default_backend() == "cpu":
         raise UsageError(
             "the paper profile needs a GPU but JAX sees only the CPU (check `python -m artifact info`); "
@@ -437,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     except files.StorageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
+    except workers.WorkerDied as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         print("interrupted: finished units are kept; rerun the same command to resume", file=sys.stderr)
         return 130

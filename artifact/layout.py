@@ -17,6 +17,11 @@ matrix products run once per data set whether stacked or not (XLA's CPU backend 
 batch of a batched product), so stacking saves little: 1.16-1.37x per data set at the cpu profile's
 sizes (`benchmarks/stacking.py`, docs/performance.md); the CPU stacks none unless asked.
 
+`workers` says how many units are computed at once (`artifact.workers`): on a CPU one per core,
+each in a worker process pinned to its core, because the training step at these sizes gains almost
+nothing from a second core; elsewhere one, in this process (several processes would compete for
+one device's memory).
+
 The numbers agree to float32 rounding whatever the layout (tested), so the layout is not part of
 any unit's identity: a unit records the layout that computed it in its provenance instead. Which
 data sets share a program is a fixed function of the profile, the chosen figures and the layout
@@ -26,6 +31,7 @@ give the numbers of an uninterrupted one bit for bit.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 # Points per chunk when the layout leaves it to the backend (0); backends not listed take every
@@ -40,9 +46,10 @@ BACKEND_DATASETS_PER_PROGRAM = {"cpu": 1}
 class Layout:
     points_per_chunk: int = 0  # training points per pass of a step; 0: the backend's choice
     datasets_per_program: int = 0  # data sets of one shape trained in one program; 0: the backend's choice
+    workers: int = 0  # units computed at once (1: in this process); 0: the backend's choice
 
     def __post_init__(self):
-        for name in ("points_per_chunk", "datasets_per_program"):
+        for name in ("points_per_chunk", "datasets_per_program", "workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0: the backend's choice), got {getattr(self, name)}")
 
@@ -55,6 +62,14 @@ class Layout:
         """How many data sets may share one program on `backend` (None: no limit)."""
         chosen = self.datasets_per_program or BACKEND_DATASETS_PER_PROGRAM.get(backend, 0)
         return chosen or None
+
+    def workers_for(self, backend: str) -> int:
+        """How many units run at once on `backend`: on a CPU one per core it may use, elsewhere one."""
+        if self.workers:
+            return self.workers
+        if backend != "cpu":
+            return 1
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
 def equal_chunk_size(num_points: int, limit: int) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
 
 import jax
 
-from artifact import families, figures, files, provenance, store
+from artifact import families, figures, files, provenance, store, workers
 from artifact.experiment import TrainingUnit, run_training_units
 from artifact.layout import Layout
 from artifact.profiles import Profile
@@ -95,7 +96,10 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
                 f"~{seconds / 60:,.1f} {'CPU' if rate is None else backend.upper()}-min  [{unit.filename}]"
             )
     if rate is None:
-        where = "a 2-core CPU"
+        at_once = profile.layout.workers_for(backend)
+        where = "a 2-core CPU" + (
+            f", {total / 60 / at_once:,.1f} min at best with {at_once} units at once" if at_once > 1 else ""
+        )
     else:
         where = (
             f"this {backend} (an estimate: its float32 matmul rate, {rate / 1e12:.1f} TFLOP/s measured now, "
@@ -197,14 +201,18 @@ def run_together(units, units_dir: Path, force: bool, layout: Layout | None = No
     for unit in units:
         print(f"  computing {unit.describe()}", file=sys.stderr)
     start = time.perf_counter()
-    progress = Progress(units[0].filename.split("_")[0])
+    progress = Progress(units[0].label() + (f" and {len(units) - 1} more" if len(units) > 1 else ""))
     points_per_chunk = (layout or Layout()).points_per_chunk_for(jax.default_backend(), units[0].data.num_train)
     if len(units) == 1:
         trees = [units[0].run(progress, points_per_chunk)]
     else:
         trees = run_training_units(units, progress, points_per_chunk)
     seconds = time.perf_counter() - start
-    used = {"points_per_chunk": points_per_chunk, "trained_with": [u.label() for u in units]}
+    used = {
+        "points_per_chunk": points_per_chunk,
+        "trained_with": [u.label() for u in units],
+        "cores": len(workers.available_cores()),  # 1 in a worker: XLA's CPU thread pool had one thread
+    }
     for unit, tree in zip(units, trees, strict=True):
         if unit not in missing:
             continue
@@ -233,17 +241,38 @@ def run(profile: Profile, chosen, out: Path, shard: tuple[int, int], force: bool
     units_dir.mkdir(parents=True, exist_ok=True)
     sweep_temporaries(out)
     jobs = _shard(planned_jobs(profile, chosen), shard)
-    for i, job in enumerate(jobs, 1):
-        print(f"[{i}/{len(jobs)}] {job.label if isinstance(job, Cohort) else job.describe()}", file=sys.stderr)
-        if isinstance(job, Cohort):
-            run_together([stage1(profile, g) for g in job.groups], units_dir, force, profile.layout)
-            for group in job.groups:
-                second = stage2(profile, group, units_dir)
-                if second is not None:
-                    run_unit(second, units_dir, force, profile.layout)
-        else:
-            run_unit(job, units_dir, force, profile.layout)
+    tasks = [_task(profile, job, units_dir, force) for job in jobs]
+    workers.run_tasks(tasks, profile.layout.workers_for(jax.default_backend()))
     return all_complete(profile, chosen, out)
+
+
+def _task(profile: Profile, job, units_dir: Path, force: bool) -> workers.Task:
+    """A job as a task for a worker: a cohort's first stages unlock their second stages when done.
+
+    Its priority is its estimated CPU time, with the second stages it unlocks, so that the longest
+    chains start first.
+    """
+    if not isinstance(job, Cohort):
+        return workers.Task(
+            job.describe(), run_together, ([job], units_dir, force, profile.layout), estimated_cpu_seconds(job)
+        )
+    firsts = [stage1(profile, group) for group in job.groups]
+    refinements = [dataclasses.replace(u, sizes=u.sizes[-profile.refinement_models :]) for u in firsts]
+
+    def second_stages() -> list[workers.Task]:
+        known = (stage2(profile, group, units_dir) for group in job.groups)
+        return [_task(profile, unit, units_dir, force) for unit in known if unit is not None]
+
+    return workers.Task(
+        job.label,
+        run_together,
+        (firsts, units_dir, force, profile.layout),
+        sum(
+            estimated_cpu_seconds(u, len(firsts)) + estimated_cpu_seconds(r)
+            for u, r in zip(firsts, refinements, strict=True)
+        ),
+        second_stages,
+    )
 
 
 def planned_jobs(profile: Profile, chosen) -> list:

@@ -122,3 +122,25 @@ def test_dry_run_on_an_accelerator_labels_its_estimate(tmp_path, monkeypatch, ca
     assert "GPU-min" in out and "CPU-min" not in out
     minutes = [float(line.split("~")[2].split()[0].replace(",", "")) for line in out.splitlines() if "to do " in line]
     assert f"about {sum(minutes):,.1f} min" in last or abs(float(last.split()[3].replace(",", "")) - sum(minutes)) < 1
+
+
+def test_cpu_dry_run_divides_its_estimate_among_the_workers(tmp_path, capsys):
+    def last_line(*extra):
+        assert cli.main(["reproduce", "--profile", "cpu", "--dry-run", "--out", str(tmp_path), *extra]) == 0
+        return capsys.readouterr().out.strip().splitlines()[-1]
+
+    alone, four = last_line("--set", "layout.workers=1"), last_line("--set", "layout.workers=4")
+    total = float(alone.split()[3])
+    assert "at once" not in alone
+    assert f"{total / 4:,.1f} min at best with 4 units at once" in four
+
+
+def test_worker_processes_on_an_accelerator_are_refused(tmp_path, monkeypatch, capsys):
+    """Several processes would each claim the one device's memory."""
+    import jax
+
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    argv = ["reproduce", "--profile", "smoke", "--set", "layout.workers=2", "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "leave layout.workers at 0" in err

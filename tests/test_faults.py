@@ -123,7 +123,8 @@ def test_full_disk_in_process_exits_3_keeps_units_and_resumes(reference, tmp_pat
             return real_write(path, data)
 
     monkeypatch.setattr(files, "write_bytes", refusing_hdf5)
-    assert cli.main(["reproduce", *FIG2, "--out", str(tmp_path)]) == 3
+    in_process = ["--set", "layout.workers=1"]  # the patched writer lives in this process only
+    assert cli.main(["reproduce", *FIG2, *in_process, "--out", str(tmp_path)]) == 3
     line = _one_line(capsys.readouterr().err)
     assert "the disk or quota is full" in line and "rerun the same command" in line
     _assert_same_datasets(baseline, units / baseline.name)
@@ -192,13 +193,13 @@ def test_corrupted_canonical_file_is_caught_before_parsing(tmp_path):
         fashion_mnist.read_verified(tmp_path, name)
 
 
-def test_truncated_unit_is_named_and_computed_again(reference, tmp_path, capsys):
+def test_truncated_unit_is_named_and_computed_again(reference, tmp_path, capfd):
     shutil.copytree(reference / "units", tmp_path / "units")
     shutil.copy(reference / "run.json", tmp_path / "run.json")
     victim = next(p for p in sorted((tmp_path / "units").glob("train_*.h5")) if "_N20_d8_K2_seed0_" in p.name)
     victim.write_bytes(victim.read_bytes()[:2048])
     assert cli.main(["reproduce", *FIG2, "--out", str(tmp_path)]) == 0
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert f"note: {victim} is not a readable HDF5 file" in err and "computing it again" in err
     _assert_finished_like_reference(tmp_path, reference)
 

@@ -64,10 +64,10 @@ def test_reference_run_has_every_output(reference):
         store.validate(unit, _kind(unit), experiment.required_datasets(_kind(unit)))
 
 
-def test_rerun_skips_finished_units_and_changes_nothing(reference_copy, capsys):
+def test_rerun_skips_finished_units_and_changes_nothing(reference_copy, capfd):
     before = {p.name: p.stat().st_mtime_ns for p in (reference_copy / "units").glob("*.h5")}
     _run(reference_copy)
-    assert "computing" not in capsys.readouterr().err
+    assert "computing" not in capfd.readouterr().err
     assert before == {p.name: p.stat().st_mtime_ns for p in (reference_copy / "units").glob("*.h5")}
 
 
@@ -103,7 +103,7 @@ def test_kill_9_then_resume_equals_the_uninterrupted_run(reference, tmp_path):
     assert not list(units.glob(".*.tmp"))
 
 
-def test_a_lost_unit_of_a_cohort_is_computed_again_with_its_companions(reference, reference_copy, capsys):
+def test_a_lost_unit_of_a_cohort_is_computed_again_with_its_companions(reference, reference_copy, capfd):
     """The two seeds of (20, 8, 2) train in one program: losing one unit retrains both (so that it is
     computed with the companion it had) and writes back only the lost one, equal to the original."""
     stacked = sorted((reference_copy / "units").glob("train_N20_d8_K2_seed1_*.h5"))
@@ -112,7 +112,7 @@ def test_a_lost_unit_of_a_cohort_is_computed_again_with_its_companions(reference
     first_stage.unlink()
     companions = {p.name: p.stat().st_mtime_ns for p in (reference_copy / "units").glob("*.h5")}
     _run(reference_copy)
-    assert "computing train 20/8/2 seed 0" in capsys.readouterr().err
+    assert "computing train 20/8/2 seed 0" in capfd.readouterr().err
     assert companions == {
         p.name: p.stat().st_mtime_ns for p in (reference_copy / "units").glob("*.h5") if p.name in companions
     }
