@@ -1,12 +1,11 @@
 """Computing several units at once, each in a worker process that holds one CPU core.
 
 Why: at the sizes the profiles train on a CPU, a training step is a long chain of small operations,
-and XLA's CPU runtime gains almost nothing from a second core on it. On a 2-core machine the cpu
-profile's four N = 30 data sets take 5.32 ms a step with both cores and 5.41 ms pinned to one; two
-such runs side by side, each pinned to its own core, take 5.46 ms a step each, and 7.7 ms unpinned
-(`taskset -c 0 python benchmarks/stacking.py --sizes 30 --stacks 4 --points-per-chunk 10 --steps
-2000`, and the same twice at once with `-c 0` and `-c 1`, at 2ffcec9). So on a CPU the pipeline
-runs one unit per core.
+and XLA's CPU runtime gains little from a second core on it, while two processes pinned to a core
+each barely slow each other down. The cpu profile's N = 30 cohort on a 2-core machine, ms per step:
+6.27 with both cores, 6.78 on one, 7.16 and 7.58 for two processes at once pinned to a core each,
+10.1 and 8.1 unpinned (`python benchmarks/side_by_side.py`, recorded in benchmarks/results.jsonl
+at 0a9140f). So on a CPU the pipeline runs one unit per core.
 
 Each worker is a fresh (spawned) process pinned to its core before JAX starts in it, so XLA's CPU
 thread pool there has one thread whatever the machine: a unit's numbers do not depend on how many
