@@ -1,5 +1,6 @@
 import hashlib
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,8 @@ from artifact import cli, data, rng
 
 # A tiny configuration of the smoke profile for end-to-end tests (~30 s for every figure). Fig. 7's two
 # seeds of (20, 8, 2) train their first stage in one program, as a GPU would (CPU default: one each).
+# Its units are computed in this process (at this size worker processes cost more in start-up and
+# compilation than they save); the tests of workers, signals and kills add WORKERS.
 TINY = [
     "--profile",
     "smoke",
@@ -26,7 +29,10 @@ TINY = [
     "fig5_train.num_steps=200",
     "--set",
     "layout.datasets_per_program=2",
+    "--set",
+    "layout.workers=1",  # units in this process; WORKERS runs them in worker processes, as on a CPU by default
 ]
+WORKERS = ["--set", "layout.workers=2"]
 
 
 def run_tiny(out: Path, *extra: str) -> None:
@@ -106,3 +112,29 @@ def numpy_posterior_mean(x_t, t, means, variance):
 
 def key(*path):
     return rng.stream(1234, *path)
+
+
+def child_processes(pid: int) -> list[int]:
+    """The live child processes of `pid` (Linux /proc; empty elsewhere)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
+
+
+def wait_until_gone(pids: list[int], seconds: float) -> list[int]:
+    """Wait up to `seconds` for the processes to end (a zombie counts as ended); those still running."""
+    deadline = time.time() + seconds
+
+    def running(pid):
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    while time.time() < deadline and any(running(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if running(p)]

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from artifact import data, experiment, families, figures, pipeline, stages, store
+from artifact import data, experiment, families, figures, pipeline, stages, store, workers
 from artifact.process import alpha, sigma
 from artifact.train import TrainConfig
 
@@ -100,6 +100,7 @@ def test_a_family_defined_outside_the_artifact_trains_samples_and_evaluates(toy_
         assert json.loads(f["provenance"].attrs["layout"]) == {
             "points_per_chunk": 10,
             "trained_with": [unit.label()],
+            "cores": len(workers.available_cores()),  # computed in this process, with its cores
         }
     assert pipeline.run_unit(unit, tmp_path, force=False) == "done"
 

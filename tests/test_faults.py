@@ -19,7 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, WORKERS, child_processes, wait_until_gone
 
 from artifact import cli, fashion_mnist, files, store
 
@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _reproduce_command(out: Path) -> list[str]:
-    return [sys.executable, "-m", "artifact", "reproduce", *FIG2, "--out", str(out)]
+    """A separate process, as a user runs it: with worker processes."""
+    return [sys.executable, "-m", "artifact", "reproduce", *FIG2, *WORKERS, "--out", str(out)]
 
 
 def _datasets(path: Path) -> dict:
@@ -252,8 +253,10 @@ def test_sigterm_mid_run_leaves_no_debris_and_resumes(reference, tmp_path):
     deadline = time.time() + 300
     while time.time() < deadline and not list((out / "units").glob("*.h5")):
         time.sleep(0.1)
+    workers = child_processes(process.pid)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) in (-signal.SIGTERM, 128 + signal.SIGTERM)
+    assert workers and not wait_until_gone(workers, 5), "SIGTERM left a worker running"
     finished = list((out / "units").glob("*.h5"))
     assert finished and not (out / "figures.h5").exists()
     for unit in finished:

@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import TINY, run_tiny
+from conftest import TINY, WORKERS, child_processes, run_tiny, wait_until_gone
 
 from artifact import cli, experiment, provenance, store
 
@@ -85,15 +85,17 @@ def test_union_of_shards_equals_the_unsharded_run(reference, tmp_path):
 def test_kill_9_then_resume_equals_the_uninterrupted_run(reference, tmp_path):
     units = tmp_path / "units"
     process = subprocess.Popen(
-        [sys.executable, "-m", "artifact", "reproduce", *TINY, "--out", str(tmp_path)],
+        [sys.executable, "-m", "artifact", "reproduce", *TINY, *WORKERS, "--out", str(tmp_path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
     while time.time() < deadline and len(list(units.glob("*.h5"))) < 2:
         time.sleep(0.2)
+    workers = child_processes(process.pid)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    assert workers and not wait_until_gone(workers, 10), "a worker outlived its killed parent"
     finished = list(units.glob("*.h5"))
     assert 2 <= len(finished) < len(list((reference / "units").glob("*.h5")))
     for unit in finished:  # whatever is under a final name is complete

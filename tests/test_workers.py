@@ -9,7 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import run_tiny
+from conftest import WORKERS, run_tiny
 
 from artifact import workers
 from artifact.workers import Task
@@ -84,12 +84,12 @@ def _numbers(path: Path) -> dict:
     return {k: v for k, v in items.items() if not k.startswith(("provenance", "volatile"))}
 
 
-def test_units_computed_in_this_process_equal_those_of_the_workers(reference, tmp_path):
-    """The reference run computes its units in one worker per core (one, in this process, on a 1-core
-    machine); here every unit is computed in this process. At these tiny sizes XLA splits no sum
+def test_units_computed_by_workers_equal_those_computed_in_this_process(reference, tmp_path):
+    """The reference run computes its units in this process, with every core it may use; here two
+    worker processes pinned to a core each compute them. At these tiny sizes XLA splits no sum
     across threads, so the numbers must agree bit for bit: a difference means a worker computed
     something else than the unit it was given."""
-    run_tiny(tmp_path, "--figures", "2", "--set", "layout.workers=1")
+    run_tiny(tmp_path, "--figures", "2", *WORKERS)
     units = sorted((tmp_path / "units").glob("*.h5"))
     assert units
     for unit in units:
@@ -97,3 +97,5 @@ def test_units_computed_in_this_process_equal_those_of_the_workers(reference, tm
         assert ours.keys() == theirs.keys()
         for name in ours:
             np.testing.assert_array_equal(ours[name], theirs[name], err_msg=f"{unit.name}: {name}")
+        with h5py.File(unit) as f:
+            assert json.loads(f["provenance"].attrs["layout"])["cores"] == 1
