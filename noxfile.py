@@ -29,7 +29,7 @@ def _install(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit and end-to-end tests (pytest). About 5 min on 2 cores (docs/usage.md, Tests)."""
+    """Unit and end-to-end tests (pytest). About 6.5 min on 2 cores (docs/usage.md, Tests)."""
     _install(session)
     session.run("python", "-m", "pytest", "-q", *session.posargs)
 
@@ -45,7 +45,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def smoke(session: nox.Session) -> None:
     """Reproduce every figure, and the MLP extension, at the smoke profile into a fresh folder, then compare.
-    About 1.7 min (101 s in CI at f274e17; the paper's figures alone: 86 s at ebf1858, README)."""
+    About 1.2 min (71 s in CI at 52737a4; the paper's figures alone: 65 s at fe6d577, README)."""
     _install(session)
     out = Path(session.create_tmp()) / "smoke"
     session.run(
