@@ -41,6 +41,13 @@ BACKEND_POINTS_PER_CHUNK = {"cpu": 10}
 # put every data set that can share into one program.
 BACKEND_DATASETS_PER_PROGRAM = {"cpu": 1}
 
+# Whether Adam runs on one vector of every model's parameters (`train.FlatParameters`), by backend;
+# backends not listed do. On a GPU each elementwise pass over a leaf is a kernel launch, and one
+# vector takes fewer (`benchmarks/aot_kernels.py --optimizer per_model,flat`, docs/performance.md).
+# On a CPU a pass is cheap, and the flat layout changes the float32 rounding that the cpu profile's
+# expected values were calibrated with, so the CPU keeps the optimizer model by model.
+BACKEND_FLAT_OPTIMIZER = {"cpu": False}
+
 
 @dataclass(frozen=True)
 class Layout:

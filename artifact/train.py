@@ -16,14 +16,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 
 from artifact import denoisers, mixture_grad
-from artifact.layout import Layout, equal_chunk_size
+from artifact.layout import BACKEND_FLAT_OPTIMIZER, Layout, equal_chunk_size
 from artifact.model import MixtureDenoiser, partial_memorization_init
 
 
@@ -65,14 +68,53 @@ def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-    """clip (global norm) -> Adam(schedule) -> optional EMA of the updates, as the released code."""
-    chain = [
-        optax.clip_by_global_norm(config.clip_norm),
-        optax.adam(learning_rate_schedule(config), config.adam_b1, config.adam_b2, config.adam_eps),
-    ]
+    """Adam(schedule) -> optional EMA of the updates, as the released code. Its global-norm clipping, per
+    model, comes first in `train_stacked` (optax's model by model, or `clip_per_model` on one vector)."""
+    chain = [optax.adam(learning_rate_schedule(config), config.adam_b1, config.adam_b2, config.adam_eps)]
     if config.update_ema_decay is not None:
         chain.append(optax.ema(config.update_ema_decay, debias=True))
     return optax.chain(*chain)
+
+
+def clip_per_model(grads, segments, num_models: int, clip_norm: float):
+    """Each model's gradient scaled to global norm at most `clip_norm` (optax.clip_by_global_norm's rule).
+
+    grads: (P,) every model's parameters' gradients, one after another; segments: (P,) the model
+    index of each entry. A gradient within the bound passes unchanged, bit for bit.
+    """
+    norms = jnp.sqrt(jax.ops.segment_sum(grads * grads, segments, num_segments=num_models))
+    return jnp.where((norms < clip_norm)[segments], grads, grads / norms[segments] * clip_norm)
+
+
+@dataclass(frozen=True)
+class FlatParameters:
+    """The trainable arrays of a tuple of models as one vector, and the way back.
+
+    Adam and the EMA act elementwise, so on one vector they give the numbers they give leaf by leaf
+    (to float32 rounding: XLA compiles the two differently), in a few operations instead of a few per
+    model and leaf; on a GPU each operation is a kernel launch (`layout.BACKEND_FLAT_OPTIMIZER`).
+    """
+
+    static: Any  # the models' non-trainable parts (eqx.partition)
+    unravel: Callable  # (P,) -> the trainable parts
+    segments: jax.Array  # (P,) int32: the model each entry belongs to
+    num_models: int
+
+    @staticmethod
+    def of(models) -> tuple[FlatParameters, jax.Array]:
+        """The layout of `models` (one data set's tuple) and their parameters as a vector (P,)."""
+        params, static = eqx.partition(tuple(models), eqx.is_inexact_array)
+        flat, unravel = ravel_pytree(params)
+        sizes = [ravel_pytree(p)[0].size for p in params]
+        segments = jnp.asarray(np.repeat(np.arange(len(sizes)), sizes), jnp.int32)
+        return FlatParameters(static, unravel, segments, len(sizes)), flat
+
+    def models(self, flat):
+        return eqx.combine(self.unravel(flat), self.static)
+
+    def flatten(self, grads) -> jax.Array:
+        """Gradients with the models' structure (None where nothing trains) as a vector (P,)."""
+        return ravel_pytree(eqx.filter(tuple(grads), eqx.is_inexact_array))[0]
 
 
 def batched_losses(models: Sequence[MixtureDenoiser], x0, t, eps):
@@ -201,6 +243,7 @@ def train_stacked(
     progress: Callable[[int, int, jax.Array, float], None] | None = None,
     devices: Sequence | None = None,
     points_per_chunk: int | None = None,
+    flat_optimizer: bool | None = None,
 ) -> list[TrainResult]:
     """Train one model of `family` per entry of `sizes` on each of S data sets, all in one compiled step.
 
@@ -215,6 +258,9 @@ def train_stacked(
     progress(step, num_steps, losses (S, B), elapsed_seconds) is called num_logs times.
     devices: where to train (default: every local device; the sizes are split among them).
     points_per_chunk: training points per pass of the step (speed only; default: the backend's, `layout.py`).
+    flat_optimizer: Adam on one vector of every model's parameters (`FlatParameters`) rather than
+    model by model and leaf by leaf; the same numbers to float32 rounding (default: the backend's,
+    `layout.BACKEND_FLAT_OPTIMIZER`).
     Returns one `TrainResult` per data set, in order.
     """
     if len(keys) != len(datasets) or not datasets:
@@ -236,26 +282,36 @@ def train_stacked(
     optimizer = make_optimizer(config)
     grid = jnp.asarray(grid, jnp.float32)
 
-    def one_step(step, data, steps_key, models, states):
+    clip = optax.clip_by_global_norm(config.clip_norm)
+    flat = BACKEND_FLAT_OPTIMIZER.get(devices[0].platform, True) if flat_optimizer is None else flat_optimizer
+
+    def one_step(layout: FlatParameters | None, step, data, steps_key, params, state):
         t, eps = draw_batch(
             jax.random.fold_in(steps_key, step), data.shape[0], grid, config.noise_draws, data.shape[1:]
         )
+        models = params if layout is None else layout.models(params)
         losses, grads = losses_and_grads(models, data, t, eps, chunk_points)
-        new_models, new_states = [], []
-        for model, state, grad in zip(models, states, grads, strict=True):
-            updates, state = optimizer.update(grad, state, model)
-            new_models.append(eqx.apply_updates(model, updates))
-            new_states.append(state)
-        return tuple(new_models), tuple(new_states), losses
+        if layout is None:  # model by model, leaf by leaf
+            steps = [
+                optimizer.update(clip.update(g, optax.EmptyState())[0], s, m)
+                for m, s, g in zip(models, state, grads, strict=True)
+            ]
+            return eqx.apply_updates(models, tuple(u for u, _ in steps)), tuple(s for _, s in steps), losses
+        grads = clip_per_model(layout.flatten(grads), layout.segments, layout.num_models, config.clip_norm)
+        updates, state = optimizer.update(grads, state, params)
+        return params + updates, state, losses
 
-    @eqx.filter_jit
-    def run_steps(models, states, data, steps_keys, first, last):
-        def body(step, carry):
-            models, states, _ = carry
-            return jax.vmap(partial(one_step, step))(data, steps_keys, models, states)
+    def steps_for(layout: FlatParameters | None, num_models: int):
+        @eqx.filter_jit
+        def run_steps(params, states, data, steps_keys, first, last):
+            def body(step, carry):
+                params, states, _ = carry
+                return jax.vmap(partial(one_step, layout, step))(data, steps_keys, params, states)
 
-        init = (models, states, jnp.zeros((data.shape[0], len(models)), jnp.float32))
-        return jax.lax.fori_loop(first, last, body, init)
+            init = (params, states, jnp.zeros((data.shape[0], num_models), jnp.float32))
+            return jax.lax.fori_loop(first, last, body, init)
+
+        return run_steps
 
     # Several local devices (GPUs, or CPU devices under --xla_force_host_platform_device_count):
     # the sizes are split into groups of similar total M, one group per device. Each model's
@@ -263,13 +319,20 @@ def train_stacked(
     groups = device_groups(sizes, devices)
     placed = []
     for indices, device in groups:
-        group_models = jax.device_put(tuple(models[i] for i in indices), device)
-        states = jax.vmap(lambda ms: tuple(optimizer.init(m) for m in ms))(group_models)
+        group_models = tuple(models[i] for i in indices)
+        if flat:
+            layout, _ = FlatParameters.of(jax.tree.map(lambda x: x[0], group_models))
+            params = jax.vmap(layout.flatten)(group_models)  # (S, P)
+            states = jax.vmap(optimizer.init)(params)
+        else:
+            layout, params = None, group_models
+            states = jax.vmap(lambda ms: tuple(optimizer.init(m) for m in ms))(group_models)
         placed.append(
             [
                 indices,
-                device,
-                group_models,
+                layout,
+                steps_for(layout, len(indices)),
+                jax.device_put(params, device),
                 jax.device_put(states, device),
                 jax.device_put((train, steps_keys), device),
             ]
@@ -284,11 +347,9 @@ def train_stacked(
         stop = min(done + chunk, config.num_steps)
         chunk_losses = [None] * len(sizes)
         for group in placed:  # dispatch is asynchronous: the devices run their groups concurrently
-            indices, device, group_models, group_states, (data, keys) = group
+            indices, _, run_steps, params, states, (data, keys) = group
             # first/last as arrays: one compilation serves every chunk length.
-            group[2], group[3], losses = run_steps(
-                group_models, group_states, data, keys, jnp.asarray(done), jnp.asarray(stop)
-            )
+            group[3], group[4], losses = run_steps(params, states, data, keys, jnp.asarray(done), jnp.asarray(stop))
             for j, i in enumerate(indices):
                 chunk_losses[i] = losses[:, j]
         done = stop
@@ -298,9 +359,11 @@ def train_stacked(
         if progress is not None:
             progress(done, config.num_steps, losses, time.perf_counter() - start_time)
     trained = [None] * len(sizes)
-    for indices, _, group_models, _, _ in placed:
+    for indices, layout, _, params, _, _ in placed:
+        params = params if layout is None else eqx.combine(jax.vmap(layout.unravel)(params), layout.static)
+        group_models = jax.device_get(params)
         for j, i in enumerate(indices):
-            trained[i] = jax.device_get(group_models[j])
+            trained[i] = group_models[j]
     seconds = time.perf_counter() - start_time
     history = jnp.stack(log_losses)  # (n_logs, S, B)
     return [

@@ -19,6 +19,7 @@ The target is h100_target_config.txtpb beside this file: XLA's GpuTargetConfig f
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import sys
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+import optax  # noqa: E402
 
 from artifact import data, families, process, provenance  # noqa: E402
 from artifact import train as training  # noqa: E402
@@ -94,24 +96,42 @@ def launches(computations: dict[str, list[str]], name: str) -> int:
     return count
 
 
-def step_function(points_per_chunk: int, config: training.TrainConfig):
+def step_function(points_per_chunk: int, config: training.TrainConfig, flat: bool, models):
+    """One step as `train.train_stacked` takes it: Adam model by model (CPU) or on one vector (GPU).
+
+    Returns step(params, states, train, key), the optimizer, and the initial params: the models, or
+    their vector.
+    """
     family = families.family("isotropic")
     optimizer = training.make_optimizer(config)
+    clip = optax.clip_by_global_norm(config.clip_norm)
     grid = jnp.asarray(process.time_grid(), jnp.float32)
+    layout, vector = training.FlatParameters.of(models)
 
-    def step(models, states, train, key):
+    def step(params, states, train, key):
         t, eps = training.draw_batch(key, train.shape[0], grid, config.noise_draws, train.shape[1:])
-        losses, grads = family.losses_and_grads(models, train, t, eps, points_per_chunk)
-        updated = []
-        for model, state, grad in zip(models, states, grads, strict=True):
-            updates, state = optimizer.update(grad, state, model)
-            updated.append((jax.tree.map(jnp.add, model, updates), state))
-        return tuple(m for m, _ in updated), tuple(s for _, s in updated), losses
+        if flat:
+            losses, grads = family.losses_and_grads(layout.models(params), train, t, eps, points_per_chunk)
+            grads = training.clip_per_model(layout.flatten(grads), layout.segments, layout.num_models, config.clip_norm)
+            updates, states = optimizer.update(grads, states, params)
+            return params + updates, states, losses
+        losses, grads = family.losses_and_grads(params, train, t, eps, points_per_chunk)
+        steps = [
+            optimizer.update(clip.update(g, optax.EmptyState())[0], s, m)
+            for m, s, g in zip(params, states, grads, strict=True)
+        ]
+        return (
+            tuple(jax.tree.map(jnp.add, m, u) for m, (u, _) in zip(params, steps, strict=True)),
+            tuple(s for _, s in steps),
+            losses,
+        )
 
-    return step, family, optimizer
+    params = vector if flat else tuple(models)
+    states = optimizer.init(params) if flat else tuple(optimizer.init(m) for m in models)
+    return step, params, states
 
 
-def measure(points_per_chunk: int, target: str, datasets: int = 1) -> dict:
+def measure(points_per_chunk: int, target: str, datasets: int = 1, flat: bool = False) -> dict:
     from jax.experimental import topologies
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -120,11 +140,11 @@ def measure(points_per_chunk: int, target: str, datasets: int = 1) -> dict:
     replicated = NamedSharding(mesh, PartitionSpec())
     sizes = list(range(20, 201, 20))
     config = training.TrainConfig(noise_draws=100)
-    step, family, optimizer = step_function(points_per_chunk, config)
+    family = families.family("isotropic")
     dataset = data.make_dataset(data.MixtureDataConfig(num_train=200, dim=50, num_components=12), seed=0)
     models = tuple(family.init(jax.random.PRNGKey(m), dataset, m, config) for m in sizes)
-    states = tuple(optimizer.init(m) for m in models)
-    concrete = (models, states, jnp.asarray(dataset.train, jnp.float32), jax.random.PRNGKey(0))
+    step, params, states = step_function(points_per_chunk, config, flat, models)
+    concrete = (params, states, jnp.asarray(dataset.train, jnp.float32), jax.random.PRNGKey(0))
     if datasets > 1:  # S copies with a leading axis, as train_stacked holds them
         concrete = jax.tree.map(lambda x: jnp.stack([x] * datasets), concrete)
         step = jax.vmap(step)
@@ -145,6 +165,7 @@ def measure(points_per_chunk: int, target: str, datasets: int = 1) -> dict:
         "M": sizes,
         "points_per_chunk": points_per_chunk,
         "datasets_per_program": datasets,
+        "optimizer": "flat" if flat else "per_model",
         "kernel_launches_per_step": launches(computations, entry),
         "temporaries_mb": round(memory.temp_size_in_bytes / 2**20, 1) if memory is not None else None,
         "jax": jax.__version__,
@@ -156,12 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", default="10,40,200", help="points_per_chunk values to compile")
     parser.add_argument("--datasets", default="1", help="data sets per program to compile (e.g. 1,4)")
+    parser.add_argument(
+        "--optimizer", default="per_model,flat", help="Adam model by model (the CPU's) or on one vector (the GPU's)"
+    )
     parser.add_argument("--record", help="append the JSON records to this file")
     args = parser.parse_args(argv)
     target = "\n".join(line for line in TARGET.read_text().splitlines() if not line.startswith("#"))
     for stacked in (int(s) for s in args.datasets.split(",")):
-        for chunk in (int(c) for c in args.chunks.split(",")):
-            record = measure(chunk, target, stacked)
+        for chunk, optimizer in itertools.product([int(c) for c in args.chunks.split(",")], args.optimizer.split(",")):
+            record = measure(chunk, target, stacked, optimizer == "flat")
             print(json.dumps(record), flush=True)
             if args.record:
                 with open(args.record, "a") as f:

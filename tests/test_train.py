@@ -140,6 +140,45 @@ def test_a_data_set_trained_with_others_equals_it_trained_alone(small_dataset):
     assert not np.allclose(together[0].models[2].means, alone.models[2].means, atol=1e-2)
 
 
+def test_the_flat_optimizer_follows_the_model_by_model_one(small_dataset):
+    """Adam on one vector of every model's parameters (the GPU's layout) and model by model (the CPU's),
+    with clipping active for some models: the same trajectories to float32 rounding, for two data
+    sets in one program."""
+    grid = process.time_grid()
+    config = training.TrainConfig(num_steps=60, noise_draws=8, peak_lr=1e-2, final_lr=1e-4, clip_norm=5.0)
+    other = data.make_dataset(data.MixtureDataConfig(num_train=20, dim=6, num_components=2), seed=2)
+    runs = [
+        training.train_stacked(
+            [key("run"), key("other")],
+            ISOTROPIC,
+            [small_dataset, other],
+            grid,
+            [3, 8, 20],
+            config,
+            num_logs=3,
+            flat_optimizer=flat,
+        )
+        for flat in (False, True)
+    ]
+    for by_model, flat in zip(*runs, strict=True):
+        np.testing.assert_allclose(flat.losses, by_model.losses, rtol=1e-4)
+        for a, b in zip(jax.tree.leaves(flat.models), jax.tree.leaves(by_model.models), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_clipping_per_model_on_one_vector_is_optax_model_by_model():
+    grads = (
+        MixtureDenoiser(jnp.full((2, 3), 4.0), jnp.asarray(1.0)),  # norm 10: clipped to 2
+        MixtureDenoiser(jnp.full((1, 3), 0.1), jnp.asarray(0.2)),  # norm < 2: unchanged, bit for bit
+    )
+    layout, _ = training.FlatParameters.of(grads)
+    clipped = training.clip_per_model(layout.flatten(grads), layout.segments, layout.num_models, 2.0)
+    clip = training.optax.clip_by_global_norm(2.0)
+    expected = [clip.update(g, training.optax.EmptyState())[0] for g in grads]
+    np.testing.assert_allclose(clipped, layout.flatten(expected), rtol=1e-6)
+    np.testing.assert_array_equal(clipped[-4:], layout.flatten(grads)[-4:])
+
+
 def test_stacking_refuses_data_sets_of_different_shapes(small_dataset):
     other = data.make_dataset(data.MixtureDataConfig(num_train=10, dim=6, num_components=2), seed=0)
     config = training.TrainConfig(num_steps=2, noise_draws=2)
