@@ -6,7 +6,8 @@ handles (the rest is a `lax.scan` over chunks). On a CPU small chunks keep each 
 whole batch goes in one pass: compiled for an H100 without a GPU, the paper-size step (Adam
 included) launches 3,551 kernels in chunks of 10 points, 926 in chunks of 40 and 217 in one pass,
 with 31, 90 and 406 MB of temporaries (`benchmarks/aot_kernels.py`, recorded in
-benchmarks/results.jsonl at c4c8d14). No GPU has timed the layouts yet (`benchmarks/gpu_evidence.py`
+benchmarks/results.jsonl at c4c8d14), and 194 in one pass with the optimizer on one vector
+(`BACKEND_FLAT_OPTIMIZER`; at a7076dd). No GPU has timed the layouts yet (`benchmarks/gpu_evidence.py`
 will).
 
 `datasets_per_program` says how many data sets of one shape share a compiled training program

@@ -26,8 +26,8 @@ CPU_SECONDS_PER_STEP = 1e-3
 CPU_SECONDS_PER_MODEL_CHUNK = 2e-5
 CPU_SECONDS_PER_UNIT = 8.0
 # --dry-run estimates on an accelerator (no GPU run is recorded yet, so these are assumptions): the
-# device's float32 matmul rate, measured when the estimate is made; ~185 kernel launches per
-# whole-batch step (counted in a deviceless compile for an H100) at ~5 µs each; compilation and
+# device's float32 matmul rate, measured when the estimate is made; ~200 kernel launches per
+# whole-batch step (194 counted in a deviceless compile for an H100 at a7076dd) at ~5 µs each; compilation and
 # evaluation per unit.
 ACCELERATOR_SECONDS_PER_STEP = 1e-3
 ACCELERATOR_SECONDS_PER_UNIT = 30.0

@@ -8,6 +8,8 @@ Plain Python (no nox, no git needed on the machine): pass the revision in. Write
   layouts       seconds per paper-size training step (ten models M = 20..200, N = 200, d = 50,
                 N_dup = 100) for each candidate points_per_chunk (speed only: the numbers are the
                 same up to float32 rounding), and the same for a small step (the per-step overhead)
+  optimizer     the fastest layout's step with Adam on one vector of all the models' parameters
+                (a GPU's default) and model by model (the CPU's)
   unit          one full Fig. 2 first-stage unit (N = 200, d = 50, K = 12, seed 0, 50,000 steps, the
                 ten models) in the fastest layout: wall time, training and evaluation seconds,
                 memorization ratios and learned variances; shortened, and marked so, if it would
@@ -45,10 +47,12 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout, wherever it is run from
 
 
+import jax  # noqa: E402
 from train_step import seconds_per_step  # noqa: E402  (this folder: run as a script)
 
 from artifact import data, experiment, families, figures, profiles, provenance, stages  # noqa: E402
 from artifact.families.colored import ColoredDataConfig  # noqa: E402
+from artifact.layout import BACKEND_FLAT_OPTIMIZER  # noqa: E402
 from artifact.train import TrainConfig  # noqa: E402
 
 
@@ -176,6 +180,17 @@ def main(argv: list[str] | None = None) -> int:
         record["layouts"] = layouts
         save()
     best = min(sizes.layouts, key=lambda c: layouts[str(c)]["step_seconds"])
+    # The backend's optimizer layout (on a GPU: Adam on one vector) against the other one, model by model.
+    flat = BACKEND_FLAT_OPTIMIZER.get(jax.default_backend(), True)
+    other = seconds_per_step(
+        isotropic, dataset, sizes.sizes, base, sizes.timed_steps, points_per_chunk=best, flat_optimizer=not flat
+    )
+    record["optimizer"] = {
+        "points_per_chunk": best,
+        ("flat" if flat else "per_model") + "_step_seconds": layouts[str(best)]["step_seconds"],
+        ("per_model" if flat else "flat") + "_step_seconds": other,
+    }
+    save()
     n, d, r = sizes.small
     small_sizes = experiment.initial_sizes(n, 10)
     small = seconds_per_step(

@@ -28,7 +28,9 @@ from artifact import data, experiment, families, process, profiles, provenance, 
 from artifact import train as training
 
 
-def seconds_per_step(family, dataset, sizes, config, steps: int, points_per_chunk: int | None = None) -> float:
+def seconds_per_step(
+    family, dataset, sizes, config, steps: int, points_per_chunk: int | None = None, flat_optimizer: bool | None = None
+) -> float:
     """Seconds per step of `train_stacked`, from the difference of two progress marks (compilation left out).
 
     dataset: one data set, or a list of data sets of one shape trained in one program.
@@ -45,6 +47,7 @@ def seconds_per_step(family, dataset, sizes, config, steps: int, points_per_chun
         num_logs=2,
         progress=lambda step, total, losses, elapsed: marks.append((step, elapsed)),
         points_per_chunk=points_per_chunk,
+        flat_optimizer=flat_optimizer,
     )
     (s1, t1), (s2, t2) = marks
     return (t2 - t1) / (s2 - s1)

@@ -22,6 +22,7 @@ def test_the_evidence_script_runs_at_toy_size_and_records_everything(tmp_path):
     assert record["environment"]["JAX_DEFAULT_MATMUL_PRECISION"] == "highest"
     assert record["environment"]["jax"] and record["matmul"]["gflops"] > 0
     assert set(record["layouts"]) == {"5", "20"} and all(v["step_seconds"] > 0 for v in record["layouts"].values())
+    assert record["optimizer"]["per_model_step_seconds"] > 0 and record["optimizer"]["flat_step_seconds"] > 0
     unit = record["unit"]
     assert unit["steps"] == 200 and not unit["shortened"] and unit["M"] == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
     assert len(unit["memorization_ratio"]) == 10 and all(0 <= r <= 1 for r in unit["memorization_ratio"])
