@@ -83,7 +83,7 @@ def calibrate(session: nox.Session) -> None:
 
 @nox.session
 def cpu(session: nox.Session) -> None:
-    """The cpu profile and its comparison (6.6 min on 2 cores at fe6d577, measured: README, Profiles)."""
+    """The cpu profile and its comparison (6.0-6.6 min on 2 cores at fe6d577, bb41abc: README, Profiles)."""
     _install(session)
     session.run("python", "-m", "artifact", "reproduce", "--profile", "cpu", "--out", "results/cpu", *session.posargs)
     session.run("python", "-m", "artifact", "compare", "results/cpu")
