@@ -3,7 +3,8 @@
 `train.train_stacked` vmaps the step over stacked copies of the models, one per data set. Measured
 here at sizes near the cpu profile's (ten models M = N/10..N, d = 20, N_dup = 20, N = 20 and 40;
 K differs between the data sets, as Fig. 3's tuples of one (N, d) do) for S = 1, 2, 4, in the
-backend's default points per chunk (--points-per-chunk 10,20,40 compares chunk sizes). Prints one
+backend's default points per chunk (--points-per-chunk 10,20,40 compares chunk sizes) and optimizer
+layout (--optimizer per_model,flat compares Adam model by model with Adam on one vector). Prints one
 JSON record (with the git revision measured); --record appends it to a JSON-lines file. Time it
 alone: the machine's other load moves it.
 
@@ -28,6 +29,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="20,40", help="N values")
     parser.add_argument("--stacks", default="1,2,4", help="data sets per program")
     parser.add_argument("--points-per-chunk", default="0", help="points per pass of the step (0: the backend's)")
+    parser.add_argument(
+        "--optimizer",
+        default="",
+        help="per_model or flat (Adam on one vector), comma-separated; default: the backend's",
+    )
     parser.add_argument("--record", help="append the JSON record to this file")
     args = parser.parse_args()
     dim, noise_draws = 20, 20
@@ -36,15 +42,18 @@ def main() -> None:
     results = {}
     for n in (int(x) for x in args.sizes.split(",")):
         sizes = experiment.initial_sizes(n, 10)
-        for stack, chunk in itertools.product(
-            (int(x) for x in args.stacks.split(",")), [int(x) for x in args.points_per_chunk.split(",")]
+        for stack, chunk, optimizer in itertools.product(
+            [int(x) for x in args.stacks.split(",")],
+            [int(x) for x in args.points_per_chunk.split(",")],
+            args.optimizer.split(","),
         ):
             datasets = [
                 data.make_dataset(data.MixtureDataConfig(num_train=n, dim=dim, num_components=2 + s), seed=s)
                 for s in range(stack)
             ]
-            seconds = seconds_per_step(family, datasets, sizes, config, args.steps, chunk or None)
-            label = f"N{n}_S{stack}" + (f"_chunk{chunk}" if chunk else "")
+            flat = {"": None, "per_model": False, "flat": True}[optimizer]
+            seconds = seconds_per_step(family, datasets, sizes, config, args.steps, chunk or None, flat)
+            label = f"N{n}_S{stack}" + (f"_chunk{chunk}" if chunk else "") + (f"_{optimizer}" if optimizer else "")
             results[label] = {"step_seconds": round(seconds, 6), "per_dataset": round(seconds / stack, 6)}
             per = seconds / stack * 1e3
             print(f"{label}: {seconds * 1e3:.3f} ms per step, {per:.3f} per data set", flush=True)
