@@ -191,6 +191,29 @@ def _scan_chunks(chunk_losses_and_grads, models, chunks, points_and_draws: tuple
     return loss_sums * scale, jax.tree.map(lambda g: g * scale, grads)
 
 
+def initial_state(optimizer: optax.GradientTransformation, layout: FlatParameters | None, params):
+    """The optimizer's state: one per model (layout None: params are the models), or one for the vector."""
+    return tuple(optimizer.init(m) for m in params) if layout is None else optimizer.init(params)
+
+
+def apply_optimizer(optimizer, clip_norm: float, layout: FlatParameters | None, params, state, grads):
+    """One update: clip each model's gradient to global norm `clip_norm`, then `optimizer`.
+
+    layout None: model by model, leaf by leaf (params are the models); else on one vector (P,).
+    Returns the new params and state.
+    """
+    if layout is None:
+        clip = optax.clip_by_global_norm(clip_norm)
+        steps = [
+            optimizer.update(clip.update(g, optax.EmptyState())[0], s, m)
+            for m, s, g in zip(params, state, grads, strict=True)
+        ]
+        return eqx.apply_updates(params, tuple(u for u, _ in steps)), tuple(s for _, s in steps)
+    grads = clip_per_model(layout.flatten(grads), layout.segments, layout.num_models, clip_norm)
+    updates, state = optimizer.update(grads, state, params)
+    return params + updates, state
+
+
 def draw_batch(key, num_points: int, grid, noise_draws: int, shape):
     """One step's randomness: a grid time per point (t: (N,)) and noise (N, r, *shape); shape: d or (C, P)."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
@@ -282,7 +305,6 @@ def train_stacked(
     optimizer = make_optimizer(config)
     grid = jnp.asarray(grid, jnp.float32)
 
-    clip = optax.clip_by_global_norm(config.clip_norm)
     flat = BACKEND_FLAT_OPTIMIZER.get(devices[0].platform, True) if flat_optimizer is None else flat_optimizer
 
     def one_step(layout: FlatParameters | None, step, data, steps_key, params, state):
@@ -291,15 +313,7 @@ def train_stacked(
         )
         models = params if layout is None else layout.models(params)
         losses, grads = losses_and_grads(models, data, t, eps, chunk_points)
-        if layout is None:  # model by model, leaf by leaf
-            steps = [
-                optimizer.update(clip.update(g, optax.EmptyState())[0], s, m)
-                for m, s, g in zip(models, state, grads, strict=True)
-            ]
-            return eqx.apply_updates(models, tuple(u for u, _ in steps)), tuple(s for _, s in steps), losses
-        grads = clip_per_model(layout.flatten(grads), layout.segments, layout.num_models, config.clip_norm)
-        updates, state = optimizer.update(grads, state, params)
-        return params + updates, state, losses
+        return *apply_optimizer(optimizer, config.clip_norm, layout, params, state, grads), losses
 
     def steps_for(layout: FlatParameters | None, num_models: int):
         @eqx.filter_jit
@@ -320,13 +334,9 @@ def train_stacked(
     placed = []
     for indices, device in groups:
         group_models = tuple(models[i] for i in indices)
-        if flat:
-            layout, _ = FlatParameters.of(jax.tree.map(lambda x: x[0], group_models))
-            params = jax.vmap(layout.flatten)(group_models)  # (S, P)
-            states = jax.vmap(optimizer.init)(params)
-        else:
-            layout, params = None, group_models
-            states = jax.vmap(lambda ms: tuple(optimizer.init(m) for m in ms))(group_models)
+        layout = FlatParameters.of(jax.tree.map(lambda x: x[0], group_models))[0] if flat else None
+        params = group_models if layout is None else jax.vmap(layout.flatten)(group_models)  # (S, P) when flat
+        states = jax.vmap(partial(initial_state, optimizer, layout))(params)
         placed.append(
             [
                 indices,

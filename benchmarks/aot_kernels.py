@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-import optax  # noqa: E402
 
 from artifact import data, families, process, provenance  # noqa: E402
 from artifact import train as training  # noqa: E402
@@ -99,36 +98,22 @@ def launches(computations: dict[str, list[str]], name: str) -> int:
 def step_function(points_per_chunk: int, config: training.TrainConfig, flat: bool, models):
     """One step as `train.train_stacked` takes it: Adam model by model (CPU) or on one vector (GPU).
 
-    Returns step(params, states, train, key), the optimizer, and the initial params: the models, or
-    their vector.
+    Returns step(params, states, train, key), the initial params (the models, or their vector) and the
+    optimizer's initial state, all from `train`'s own helpers.
     """
     family = families.family("isotropic")
     optimizer = training.make_optimizer(config)
-    clip = optax.clip_by_global_norm(config.clip_norm)
     grid = jnp.asarray(process.time_grid(), jnp.float32)
-    layout, vector = training.FlatParameters.of(models)
+    layout = training.FlatParameters.of(models)[0] if flat else None
+    params = tuple(models) if layout is None else layout.flatten(models)
 
     def step(params, states, train, key):
         t, eps = training.draw_batch(key, train.shape[0], grid, config.noise_draws, train.shape[1:])
-        if flat:
-            losses, grads = family.losses_and_grads(layout.models(params), train, t, eps, points_per_chunk)
-            grads = training.clip_per_model(layout.flatten(grads), layout.segments, layout.num_models, config.clip_norm)
-            updates, states = optimizer.update(grads, states, params)
-            return params + updates, states, losses
-        losses, grads = family.losses_and_grads(params, train, t, eps, points_per_chunk)
-        steps = [
-            optimizer.update(clip.update(g, optax.EmptyState())[0], s, m)
-            for m, s, g in zip(params, states, grads, strict=True)
-        ]
-        return (
-            tuple(jax.tree.map(jnp.add, m, u) for m, (u, _) in zip(params, steps, strict=True)),
-            tuple(s for _, s in steps),
-            losses,
-        )
+        current = params if layout is None else layout.models(params)
+        losses, grads = family.losses_and_grads(current, train, t, eps, points_per_chunk)
+        return *training.apply_optimizer(optimizer, config.clip_norm, layout, params, states, grads), losses
 
-    params = vector if flat else tuple(models)
-    states = optimizer.init(params) if flat else tuple(optimizer.init(m) for m in models)
-    return step, params, states
+    return step, params, training.initial_state(optimizer, layout, params)
 
 
 def measure(points_per_chunk: int, target: str, datasets: int = 1, flat: bool = False) -> dict:
