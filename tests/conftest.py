@@ -1,4 +1,5 @@
 import hashlib
+import importlib.util
 import shutil
 import time
 from pathlib import Path
@@ -115,14 +116,13 @@ def key(*path):
 
 
 def child_processes(pid: int) -> list[int]:
-    """The live child processes of `pid` (Linux /proc; empty elsewhere)."""
-    children = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return children
+    """The live child processes of `pid` (Linux /proc; empty elsewhere): tools/peak_memory.py's reader."""
+    spec = importlib.util.spec_from_file_location(
+        "peak_memory", Path(__file__).parent.parent / "tools" / "peak_memory.py"
+    )
+    peak_memory = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peak_memory)
+    return peak_memory.children(pid)
 
 
 def wait_until_gone(pids: list[int], seconds: float) -> list[int]:

@@ -32,7 +32,7 @@ def die() -> None:
 
 @PINNING
 def test_each_worker_holds_one_core_of_its_own(tmp_path):
-    tasks = [Task(f"t{i}", record_cores, (str(tmp_path / f"{i}.json"), 1.0)) for i in range(2)]
+    tasks = [Task(f"t{i}", record_cores, (str(tmp_path / f"{i}.json"), 2.0)) for i in range(2)]
     workers.run_tasks(tasks, 2)
     seen = [json.loads((tmp_path / f"{i}.json").read_text()) for i in range(2)]
     assert all(len(s["cores"]) == 1 for s in seen)

@@ -18,17 +18,24 @@ import time
 from pathlib import Path
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (threads are not processes here)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 def tree(root: int) -> list[int]:
-    """The process `root` and its descendants (threads are not processes here)."""
+    """The process `root` and its descendants."""
     found, queue = [], [root]
     while queue:
         pid = queue.pop()
         found.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                queue += [int(child) for child in (task / "children").read_text().split()]
-            except OSError:
-                continue
+        queue += children(pid)
     return found
 
 
