@@ -22,7 +22,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOME=/home/artifact \
     XDG_CACHE_HOME=/home/artifact/.cache \
     MPLCONFIGDIR=/home/artifact/.cache/matplotlib \
-    JAX_COMPILATION_CACHE_DIR=/home/artifact/.cache/jax \
     ARTIFACT_DATA_DIR=/opt/artifact/data/fashion-mnist \
     ARTIFACT_NOX_BACKEND=none \
     ARTIFACT_GIT_REVISION=${GIT_REVISION}

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from artifact import files, workers
+from artifact import files, persistent_cache, workers
 
 EXIT_CODES = {
     0: "done",
@@ -435,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    notice = persistent_cache.switch_off()
+    if notice:
+        print(notice, file=sys.stderr)
     try:
         return args.run(args)
     except UsageError as error:

@@ -128,8 +128,9 @@ def _start_worker(cores, parent: int) -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
-    from artifact import provenance
+    from artifact import persistent_cache, provenance
 
+    persistent_cache.switch_off()  # the parent has said so once, if the environment asked for a cache
     provenance.source_state()  # the code this worker imported labels the units it writes
 
 

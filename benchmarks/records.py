@@ -14,7 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout, wherever it is run from
 
-from artifact import provenance  # noqa: E402
+from artifact import persistent_cache, provenance  # noqa: E402
+
+# Every benchmark imports this module before it compiles: a cached executable can skip its loop
+# (artifact/persistent_cache.py), and a timing of that would be a timing of nothing.
+_notice = persistent_cache.switch_off()
+if _notice:
+    print(_notice, file=sys.stderr)
 
 
 def emit(benchmark: str, fields: dict, record_path: str | None) -> dict:

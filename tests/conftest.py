@@ -4,6 +4,7 @@ import shutil
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -38,6 +39,22 @@ WORKERS = ["--set", "layout.workers=2"]
 
 def run_tiny(out: Path, *extra: str) -> None:
     assert cli.main(["reproduce", *TINY, "--out", str(out), *extra]) == 0
+
+
+def assert_same_numbers(unit: Path, other: Path) -> None:
+    """Two unit files hold the same datasets with the same numbers, bit for bit (provenance and
+    timings left out)."""
+
+    def numbers(path: Path) -> dict:
+        items = {}
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, obj: items.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        return {k: v for k, v in items.items() if not k.startswith(("provenance", "volatile"))}
+
+    ours, theirs = numbers(unit), numbers(other)
+    assert ours.keys() == theirs.keys(), unit.name
+    for name in ours:
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=f"{unit.name}: {name}")
 
 
 def _digests(folder: Path) -> dict[str, str]:

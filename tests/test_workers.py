@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
-from conftest import WORKERS, run_tiny
+from conftest import WORKERS, assert_same_numbers, run_tiny
 
 from artifact import workers
 from artifact.workers import Task
@@ -77,13 +76,6 @@ def test_a_killed_worker_is_reported_in_one_line():
         workers.run_tasks([Task("killed", die, ())], 2)
 
 
-def _numbers(path: Path) -> dict:
-    items = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: items.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    return {k: v for k, v in items.items() if not k.startswith(("provenance", "volatile"))}
-
-
 def test_units_computed_by_workers_equal_those_computed_in_this_process(reference, tmp_path):
     """The reference run computes its units in this process, with every core it may use; here two
     worker processes pinned to a core each compute them. At these tiny sizes XLA splits no sum
@@ -93,9 +85,6 @@ def test_units_computed_by_workers_equal_those_computed_in_this_process(referenc
     units = sorted((tmp_path / "units").glob("*.h5"))
     assert units
     for unit in units:
-        ours, theirs = _numbers(unit), _numbers(reference / "units" / unit.name)
-        assert ours.keys() == theirs.keys()
-        for name in ours:
-            np.testing.assert_array_equal(ours[name], theirs[name], err_msg=f"{unit.name}: {name}")
+        assert_same_numbers(unit, reference / "units" / unit.name)
         with h5py.File(unit) as f:
             assert json.loads(f["provenance"].attrs["layout"])["cores"] == 1
