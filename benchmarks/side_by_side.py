@@ -6,8 +6,10 @@ data sets in one program, ten models, d = 20, N_dup = 20, chunks of 10 points) i
 
   alone       with every core this process may use
   one core    pinned to the first core
-  pinned      two processes at once, each pinned to a core of its own (the workers' way)
+  pinned      two processes at once, each pinned to a core of its own
   unpinned    two processes at once, both free to use every core
+  worker flags  one core, and two pinned, with the XLA settings a worker adds for its one core
+              (`workers.ONE_CORE_XLA_FLAGS`): the workers' way
 
 Prints one JSON record (milliseconds per step, with the git revision measured); --record appends it
 to a JSON-lines file. Needs two cores and a platform that can pin (Linux). Time it alone: the
@@ -27,12 +29,17 @@ from pathlib import Path
 
 import records
 
+from artifact import workers
 
-def _start(arguments: list[str], core: int | None) -> subprocess.Popen:
+
+def _start(arguments: list[str], core: int | None, worker_flags: bool = False) -> subprocess.Popen:
     pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
     script = Path(__file__).resolve().parent / "stacking.py"
+    env = dict(os.environ)
+    if worker_flags:
+        env["XLA_FLAGS"] = workers.one_core_xla_flags(env.get("XLA_FLAGS", ""))
     return subprocess.Popen(
-        [sys.executable, str(script), *arguments], stdout=subprocess.PIPE, text=True, preexec_fn=pin
+        [sys.executable, str(script), *arguments], stdout=subprocess.PIPE, text=True, preexec_fn=pin, env=env
     )
 
 
@@ -45,8 +52,8 @@ def _milliseconds(process: subprocess.Popen) -> float:
     return round(only["step_seconds"] * 1e3, 3)
 
 
-def _at_once(arguments: list[str], cores: list[int | None]) -> list[float]:
-    processes = [_start(arguments, core) for core in cores]
+def _at_once(arguments: list[str], cores: list[int | None], worker_flags: bool = False) -> list[float]:
+    processes = [_start(arguments, core, worker_flags) for core in cores]
     return [_milliseconds(p) for p in processes]
 
 
@@ -80,6 +87,8 @@ def main() -> None:
         "step_ms_alone": _at_once(arguments, [None])[0],
         "step_ms_one_core": _at_once(arguments, [cores[0]])[0],
         "step_ms_two_pinned": _at_once(arguments, cores[:2]),
+        "step_ms_one_core_worker_flags": _at_once(arguments, [cores[0]], worker_flags=True)[0],
+        "step_ms_two_pinned_worker_flags": _at_once(arguments, cores[:2], worker_flags=True),
         "step_ms_two_unpinned": _at_once(arguments, [None, None]),
     }
     records.emit("side_by_side", fields, args.record)
