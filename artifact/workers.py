@@ -122,8 +122,9 @@ def _executor(workers: int) -> concurrent.futures.Executor:
 
 
 # XLA settings of a process that holds one core: matrix products on the calling thread, not handed
-# to Eigen's thread pool, which has no other thread to give them to. 8-13 % less time per step at
-# the cpu profile's sizes, the same numbers (`python benchmarks/side_by_side.py`, docs/performance.md).
+# to Eigen's thread pool, which has no other thread to give them to. The same numbers; two pinned
+# N = 30 cohorts side by side took 5.55 and 5.53 ms per step with it, 6.42 and 6.24 without
+# (`python benchmarks/side_by_side.py`, recorded at 714a9b3); the whole cpu profile gained 2 %.
 ONE_CORE_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
 
 
