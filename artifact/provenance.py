@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import os
 import platform
 import sys
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ def environment() -> dict[str, str]:
     info.update(gpu_stack())
     info["jax_enable_x64"] = str(jax.config.jax_enable_x64)
     info["default_matmul_precision"] = str(jax.config.jax_default_matmul_precision)
+    info["xla_flags"] = os.environ.get("XLA_FLAGS", "").strip() or "none"  # a worker adds its own
     return info
 
 
