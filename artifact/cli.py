@@ -122,6 +122,7 @@ def _reproduce(args) -> int:
         for line in pipeline.plan_lines(profile, figures, out, shard):
             print(line)
         return 0
+    _check_float32()
     _check_device(profile, args.allow_cpu)
     _check_data(profile, figures)
     _writable_folder(out)
@@ -145,6 +146,18 @@ def _reproduce(args) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _check_float32() -> None:
+    """The models, the data and every expected value are float32, as in the released code: with
+    64-bit mode on, JAX would mix float64 into the training loop and stop at its first carry."""
+    import jax
+
+    if jax.config.jax_enable_x64:
+        raise UsageError(
+            "JAX's 64-bit mode is on (JAX_ENABLE_X64 or jax_enable_x64); the artifact computes in float32, "
+            "as the paper's code: unset JAX_ENABLE_X64 and rerun"
+        )
 
 
 def _check_device(profile, allow_cpu: bool) -> None:
@@ -301,6 +314,7 @@ def _calibrate(args) -> int:
             "(the tree is dirty or not a git checkout)"
         )
     profile, overrides, figures, _ = _resolve(args)
+    _check_float32()
     base = Path(args.out) if args.out else Path("results") / f"calibrate-{profile.name}"
     shared_units = _writable_folder(base) / "units"
     shared_units.mkdir(exist_ok=True)

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import pytest
 
 from artifact import cli, profiles
@@ -57,6 +58,22 @@ def test_plot_of_a_folder_without_results(tmp_path, capsys):
 def test_paper_profile_refuses_a_cpu_only_jax(tmp_path, capsys):
     assert cli.main(["reproduce", "--profile", "paper", "--out", str(tmp_path)]) == 2
     assert "needs a GPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["reproduce", "calibrate"])
+def test_64_bit_mode_is_refused_before_anything_is_written(command, tmp_path, capsys):
+    """With JAX_ENABLE_X64 set, training used to stop deep in its loop with a long dtype traceback."""
+    jax.config.update("jax_enable_x64", True)
+    try:
+        argv = [command, "--profile", "smoke", "--figures", "2", "--out", str(tmp_path / "out")]
+        if command == "calibrate":  # never the repository's expected values, even if the check regresses
+            argv += ["--allow-dirty", "--expected-out", str(tmp_path / "expected.json")]
+        assert cli.main(argv) == 2
+    finally:
+        jax.config.update("jax_enable_x64", False)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unset JAX_ENABLE_X64" in err, err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("name", sorted(profiles.PROFILES))
