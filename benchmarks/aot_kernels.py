@@ -1,7 +1,8 @@
 """Seeing the GPU program without a GPU: kernel launches and temporaries of one training step, per layout.
 
 Compiles one full-batch training step of the isotropic family (ten models M = 20..200, N = 200,
-d = 50, N_dup = 100: loss, gradients, Adam) for an NVIDIA H100 with JAX's deviceless ahead-of-time
+d = 50, N_dup = 100: loss, gradients, Adam; --family colored: Fig. 5's colored step at the paper
+profile's settings, N = 100, 15 x 15 x 3 templates, M = 10..100) for an NVIDIA H100 with JAX's deviceless ahead-of-time
 compilation, and counts the instructions of the compiled program that launch work on the device
 (fusions, custom calls such as cuBLAS products, copies, sorts, ...): a while loop's body counts
 once per iteration (XLA's known trip count). memory_analysis() gives the temporaries. One record
@@ -95,13 +96,29 @@ def launches(computations: dict[str, list[str]], name: str) -> int:
     return count
 
 
-def step_function(points_per_chunk: int, config: training.TrainConfig, flat: bool, models):
+def paper_problem(family_name: str):
+    """(family, data set, sizes, TrainConfig, record fields) of the paper's step for `family_name`:
+    isotropic, Fig. 2's first stage (N = 200, d = 50, K = 12, N_dup = 100, M = 20..200); colored,
+    Fig. 5's unit at the paper profile's settings (N = 100, 15 x 15 x 3, M = 10..100)."""
+    if family_name == "colored":
+        from train_step import colored_problem  # this folder: run as a script
+
+        family, config, dataset, sizes, train = colored_problem("paper")
+        fields = {"N": config.num_train, "template_size": config.size, "N_dup": train.noise_draws, "M": sizes}
+        return family, dataset, sizes, train, fields
+    sizes = list(range(20, 201, 20))
+    dataset = data.make_dataset(data.MixtureDataConfig(num_train=200, dim=50, num_components=12), seed=0)
+    fields = {"N": 200, "d": 50, "N_dup": 100, "M": sizes}
+    return families.family("isotropic"), dataset, sizes, training.TrainConfig(noise_draws=100), fields
+
+
+def step_function(points_per_chunk: int, config: training.TrainConfig, flat: bool, models, family=None):
     """One step as `train.train_stacked` takes it: Adam model by model (CPU) or on one vector (GPU).
 
     Returns step(params, states, train, key), the initial params (the models, or their vector) and the
-    optimizer's initial state, all from `train`'s own helpers.
+    optimizer's initial state, all from `train`'s own helpers. family: default the isotropic one.
     """
-    family = families.family("isotropic")
+    family = family or families.family("isotropic")
     optimizer = training.make_optimizer(config)
     grid = jnp.asarray(process.time_grid(), jnp.float32)
     layout = training.FlatParameters.of(models)[0] if flat else None
@@ -116,19 +133,18 @@ def step_function(points_per_chunk: int, config: training.TrainConfig, flat: boo
     return step, params, training.initial_state(optimizer, layout, params)
 
 
-def measure(points_per_chunk: int, target: str, datasets: int = 1, flat: bool = False) -> dict:
+def measure(
+    points_per_chunk: int, target: str, datasets: int = 1, flat: bool = False, family_name: str = "isotropic"
+) -> dict:
     from jax.experimental import topologies
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     topology = topologies.get_topology_desc(platform="cuda", topology="1x1x1", target_config=target)
     mesh = Mesh(np.array(topology.devices).reshape(1), ("x",))
     replicated = NamedSharding(mesh, PartitionSpec())
-    sizes = list(range(20, 201, 20))
-    config = training.TrainConfig(noise_draws=100)
-    family = families.family("isotropic")
-    dataset = data.make_dataset(data.MixtureDataConfig(num_train=200, dim=50, num_components=12), seed=0)
+    family, dataset, sizes, config, fields = paper_problem(family_name)
     models = tuple(family.init(jax.random.PRNGKey(m), dataset, m, config) for m in sizes)
-    step, params, states = step_function(points_per_chunk, config, flat, models)
+    step, params, states = step_function(points_per_chunk, config, flat, models, family)
     concrete = (params, states, jnp.asarray(dataset.train, jnp.float32), jax.random.PRNGKey(0))
     if datasets > 1:  # S copies with a leading axis, as train_stacked holds them
         concrete = jax.tree.map(lambda x: jnp.stack([x] * datasets), concrete)
@@ -144,10 +160,8 @@ def measure(points_per_chunk: int, target: str, datasets: int = 1, flat: bool = 
         "benchmark": "aot_kernels",
         "date": time.strftime("%Y-%m-%d"),
         "target": "NVIDIA H100 80GB (deviceless compile)",
-        "N": 200,
-        "d": 50,
-        "N_dup": 100,
-        "M": sizes,
+        **({} if family_name == "isotropic" else {"family": family_name}),
+        **fields,
         "points_per_chunk": points_per_chunk,
         "datasets_per_program": datasets,
         "optimizer": "flat" if flat else "per_model",
@@ -165,12 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--optimizer", default="per_model,flat", help="Adam model by model (the CPU's) or on one vector (the GPU's)"
     )
+    parser.add_argument(
+        "--family", default="isotropic", choices=("isotropic", "colored"), help="whose paper-size step (Figs 2, 5)"
+    )
     parser.add_argument("--record", help="append the JSON records to this file")
     args = parser.parse_args(argv)
     target = "\n".join(line for line in TARGET.read_text().splitlines() if not line.startswith("#"))
     for stacked in (int(s) for s in args.datasets.split(",")):
         for chunk, optimizer in itertools.product([int(c) for c in args.chunks.split(",")], args.optimizer.split(",")):
-            record = measure(chunk, target, stacked, optimizer == "flat")
+            record = measure(chunk, target, stacked, optimizer == "flat", args.family)
             print(json.dumps(record), flush=True)
             if args.record:
                 with open(args.record, "a") as f:
