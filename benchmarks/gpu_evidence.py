@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout,
 import jax  # noqa: E402
 from train_step import seconds_per_step  # noqa: E402  (this folder: run as a script)
 
-from artifact import data, experiment, families, figures, profiles, provenance, stages  # noqa: E402
+from artifact import data, experiment, families, figures, files, profiles, provenance, stages  # noqa: E402
 from artifact.families.colored import ColoredDataConfig  # noqa: E402
 from artifact.layout import BACKEND_FLAT_OPTIMIZER  # noqa: E402
 from artifact.train import TrainConfig  # noqa: E402
@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def save():
         record["wall_seconds"] = round(time.perf_counter() - started, 1)
-        (out / "gpu_evidence.json").write_text(json.dumps(record, indent=1) + "\n")
+        # Atomic: a run stopped at its time limit leaves the sections finished so far, whole.
+        files.write_text(out / "gpu_evidence.json", json.dumps(record, indent=1) + "\n")
         print(f"[{record['wall_seconds']:.0f} s] {out / 'gpu_evidence.json'}", flush=True)
 
     rate = provenance.matmul_rate(sizes.matmul, repeats=10)
