@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -13,18 +12,22 @@ from artifact import families, figures, files, provenance, store, workers
 from artifact.experiment import TrainingUnit, run_training_units
 from artifact.layout import Layout
 from artifact.profiles import Profile
-from artifact.stages import Cohort, Group, cohorts, group_units, is_done, stage1, stage2
+from artifact.stages import Cohort, Group, assumed_stage2, cohorts, group_units, is_done, stage1, stage2
 
 FIGURES = figures.paper_keys()  # the paper's figures, in order: --figures all
-# --dry-run estimates for a 2-core CPU: a training flop rate, plus the fixed costs that dominate
-# small problems: per step (Adam, noise), per model and chunk of points within a step, and per unit
-# (compilation, evaluation). Fitted to the cpu profile's unit times at 8becb2f (hand-derived
-# gradient; REPORT.md of that run: 48-100 s per isotropic unit, 219 s for the colored one). The
-# benchmark's larger problem runs at ~70 GFLOP/s (benchmarks/results.jsonl).
+# --dry-run estimates for one core of a CPU (a worker's): a training flop rate, plus the fixed costs
+# that dominate small problems: per step (noise, Adam), per model and chunk of points within a step,
+# and per unit (compilation, evaluation). A program that trains S data sets at once pays for its
+# step's fixed costs (1 + STACKED_STEP_SHARE (S - 1)) / S per data set. Fitted to the cpu profile's
+# unit times at bc18330 (`./repro reproduce --profile cpu`, one worker per core): first stages 214 s
+# for four N = 30 data sets together and 79 s for two N = 20, refinements 17-19 s (N = 20, three
+# models) and 45-69 s (N = 30, six or eight models), each within 15 % (the N = 20 refinements 25 %).
+# The benchmark's larger problem runs at ~70 GFLOP/s (benchmarks/results.jsonl).
 CPU_FLOPS_PER_SECOND = 40e9  # evaluation; each family states its training rate
-CPU_SECONDS_PER_STEP = 1e-3
-CPU_SECONDS_PER_MODEL_CHUNK = 2e-5
+CPU_SECONDS_PER_STEP = 1e-4
+CPU_SECONDS_PER_MODEL_CHUNK = 3e-5
 CPU_SECONDS_PER_UNIT = 8.0
+STACKED_STEP_SHARE = 0.43
 # --dry-run estimates on an accelerator (no GPU run is recorded yet, so these are assumptions): the
 # device's float32 matmul rate, measured when the estimate is made; ~200 kernel launches per
 # whole-batch step (194 counted in a deviceless compile for an H100 at a7076dd) at ~5 µs each; compilation and
@@ -78,19 +81,22 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
         else:
             states = [("done" if is_done(job, units_dir) else "to do", job)]
         for state, unit in states:
+            estimated = unit or assumed_stage2(profile, job)
+            share = sharing.get(estimated.filename, 1)
+            seconds = (
+                estimated_cpu_seconds(estimated, share)
+                if rate is None
+                else estimated_accelerator_seconds(estimated, rate, share)
+            )
+            if state != "done":
+                total += seconds
             if unit is None:
                 lines.append(
-                    f"  pending  refinement of {job.label} (its M depend on the first stage's ratios; "
-                    f"~{profile.refinement_models} models)"
+                    f"  pending  refinement of {job.label}: up to {profile.refinement_models} models whose M the "
+                    f"first stage's ratios decide  ~{seconds / 60:,.1f} {'CPU' if rate is None else backend.upper()}"
+                    "-min if its transition is at 0.8 N"
                 )
                 continue
-            seconds = (
-                estimated_cpu_seconds(unit, sharing.get(unit.filename, 1))
-                if rate is None
-                else estimated_accelerator_seconds(unit, rate, sharing.get(unit.filename, 1))
-            )
-            if state == "to do":
-                total += seconds
             lines.append(
                 f"  {state:<7}  {unit.describe()}  ~{unit.flops() / 1e9:,.0f} GFLOP, "
                 f"~{seconds / 60:,.1f} {'CPU' if rate is None else backend.upper()}-min  [{unit.filename}]"
@@ -106,7 +112,7 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
             f"{ACCELERATOR_SECONDS_PER_STEP * 1e3:g} ms of kernel launches per step, "
             f"{ACCELERATOR_SECONDS_PER_UNIT:g} s per unit)"
         )
-    lines.append(f"to do: about {total / 60:,.1f} min on {where} (refinement stages not counted until known)")
+    lines.append(f"to do: about {total / 60:,.1f} min on {where} (pending refinements as assumed above)")
     return lines
 
 
@@ -119,9 +125,8 @@ def estimated_accelerator_seconds(unit, flops_per_second: float, sharing: int = 
 
 
 def estimated_cpu_seconds(unit, sharing: int = 1) -> float:
-    """flops at the family's rate, plus the fixed costs per step (shared by the `sharing` data sets
-    trained in one program: the cpu profile's four N = 30 data sets took 207 s together, 52 s each, at
-    4040f0a), per model and chunk, and per unit."""
+    """flops at the family's rate, plus the fixed costs per step and per model and chunk (partly
+    shared by the `sharing` data sets trained in one program), and per unit."""
     if not isinstance(unit, TrainingUnit):
         return unit.flops() / CPU_FLOPS_PER_SECOND + CPU_SECONDS_PER_UNIT
     family = families.family(unit.family)
@@ -132,7 +137,7 @@ def estimated_cpu_seconds(unit, sharing: int = 1) -> float:
     return (
         training / family.cpu_flops_per_second
         + evaluation / CPU_FLOPS_PER_SECOND
-        + unit.train.num_steps * per_step / sharing
+        + unit.train.num_steps * per_step * (1 + STACKED_STEP_SHARE * (sharing - 1)) / sharing
         + CPU_SECONDS_PER_UNIT
     )
 
@@ -257,7 +262,7 @@ def _task(profile: Profile, job, units_dir: Path, force: bool) -> workers.Task:
             job.describe(), run_together, ([job], units_dir, force, profile.layout), estimated_cpu_seconds(job)
         )
     firsts = [stage1(profile, group) for group in job.groups]
-    refinements = [dataclasses.replace(u, sizes=u.sizes[-profile.refinement_models :]) for u in firsts]
+    refinements = [assumed_stage2(profile, group) for group in job.groups]
 
     def second_stages() -> list[workers.Task]:
         known = (stage2(profile, group, units_dir) for group in job.groups)

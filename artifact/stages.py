@@ -86,6 +86,17 @@ def stage2(profile: Profile, group: Group, units_dir: Path) -> TrainingUnit | No
     return dataclasses.replace(first, sizes=sizes)
 
 
+def assumed_stage2(profile: Profile, group: Group) -> TrainingUnit:
+    """A stand-in for the refinement unit before stage 1 has decided its sizes, for estimates only:
+    the sizes the refinement rule picks if the memorization ratio rises linearly from 0 at 0.7 N to
+    1 at 0.9 N (a transition at 0.8 N, as the paper finds; the cpu profile's N = 30 data sets refined
+    M = 19..26 or 19..29)."""
+    first = stage1(profile, group)
+    fraction = np.asarray(first.sizes) / group.tuple3[0]
+    ratios = np.clip((fraction - 0.7) / 0.2, 0.0, 1.0).tolist()
+    return dataclasses.replace(first, sizes=experiment.refinement_sizes(first.sizes, ratios, profile.refinement_models))
+
+
 def group_units(profile: Profile, group: Group, units_dir: Path) -> list[TrainingUnit]:
     second = stage2(profile, group, units_dir)
     return [stage1(profile, group)] + ([second] if second else [])

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -137,8 +138,10 @@ def test_dry_run_on_an_accelerator_labels_its_estimate(tmp_path, monkeypatch, ca
     last = out.strip().splitlines()[-1]
     assert "on this gpu (an estimate: its float32 matmul rate, 20.0 TFLOP/s measured now" in last
     assert "GPU-min" in out and "CPU-min" not in out
-    minutes = [float(line.split("~")[2].split()[0].replace(",", "")) for line in out.splitlines() if "to do " in line]
-    assert f"about {sum(minutes):,.1f} min" in last or abs(float(last.split()[3].replace(",", "")) - sum(minutes)) < 1
+    # Every unit to do and every refinement still pending counts in the total.
+    minutes = [float(m.replace(",", "")) for m in re.findall(r"~([\d,.]+) GPU-min", out)]
+    assert len(minutes) == sum(1 for line in out.splitlines() if line.startswith(("  to do ", "  pending ")))
+    assert abs(float(last.split()[3].replace(",", "")) - sum(minutes)) < 1
 
 
 def test_cpu_dry_run_divides_its_estimate_among_the_workers(tmp_path, capsys):
