@@ -108,8 +108,9 @@ def _step_flops(n: int, d: int, noise_draws: int, sizes) -> float:
 
 def estimate_paper_profile(step_model, colored_step: float, eval_seconds_per_model: float) -> dict:
     """The paper profile's time from the measured rates: per training step t0 + flops / rate, where the
-    first stages of a cohort (`stages.cohorts`, no limit) share one t0; stage 2 as `refinement_models`
-    models near M = 0.8 N, one data set per program; evaluation per trained model as measured in the unit."""
+    first stages of a cohort (`stages.cohorts`, no limit) share one t0; stage 2 as the refinement rule
+    picks for a transition at M = 0.8 N (`stages.assumed_stage2`, as --dry-run), one data set per
+    program; evaluation per trained model as measured in the unit."""
     t0, rate = step_model
     profile, _ = profiles.resolve("paper", [], None)
     singles, groups = figures.needed(profile, figures.paper_keys())
@@ -118,7 +119,7 @@ def estimate_paper_profile(step_model, colored_step: float, eval_seconds_per_mod
         for position, group in enumerate(cohort.groups):
             n, d, _ = group.tuple3
             first = experiment.initial_sizes(n, profile.initial_models)
-            second = [round(0.8 * n)] * profile.refinement_models
+            second = stages.assumed_stage2(profile, group).sizes
             for stage, sizes in enumerate((first, second)):
                 shared_t0 = t0 if stage == 1 or position == 0 else 0.0
                 flops = _step_flops(n, d, profile.train.noise_draws, sizes)
@@ -133,8 +134,8 @@ def estimate_paper_profile(step_model, colored_step: float, eval_seconds_per_mod
     return {
         "label": "estimate, not a measurement",
         "assumptions": "step time t0 + flops/rate fitted to the small and the paper-size step, t0 shared by the first "
-        "stages of one (N, d) (see `stacked` for how well that holds); stage 2 as "
-        f"{profile.refinement_models} models at M = 0.8 N; evaluation scaled from the measured unit by N^2 d; "
+        "stages of one (N, d) (see `stacked` for how well that holds); stage 2 as the refinement rule picks "
+        "for a transition at M = 0.8 N; evaluation scaled from the measured unit by N^2 d; "
         "Fig. 5 at the measured colored step; one device, units one after another",
         "training_hours": round(training / 3600, 3),
         "evaluation_hours": round(evaluation / 3600, 3),
