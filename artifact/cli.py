@@ -114,6 +114,7 @@ def _reproduce(args) -> int:
     provenance.source_state()  # the code this process imported, before any unit is written
 
     profile, overrides, figures, shard = _resolve(args)
+    _check_backend()
     out = Path(args.out) if args.out else Path("results") / profile.name
     record = _run_record(profile, overrides, figures)
     if args.dry_run:
@@ -146,6 +147,16 @@ def _reproduce(args) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _check_backend() -> None:
+    """JAX can start the platform it is asked for, before anything is written."""
+    from artifact import provenance
+
+    try:
+        provenance.default_backend()
+    except provenance.BackendUnavailable as error:
+        raise UsageError(str(error)) from None
 
 
 def _check_float32() -> None:
@@ -314,6 +325,7 @@ def _calibrate(args) -> int:
             "(the tree is dirty or not a git checkout)"
         )
     profile, overrides, figures, _ = _resolve(args)
+    _check_backend()
     _check_float32()
     base = Path(args.out) if args.out else Path("results") / f"calibrate-{profile.name}"
     shared_units = _writable_folder(base) / "units"

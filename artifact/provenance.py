@@ -23,14 +23,37 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+class BackendUnavailable(RuntimeError):
+    """JAX cannot start the platform it was asked for (JAX_PLATFORMS), e.g. cuda with the CPU lock."""
+
+
+def default_backend() -> str:
+    """jax.default_backend(), or BackendUnavailable with a one-line reason and what to do."""
+    import jax
+
+    try:
+        return jax.default_backend()
+    except (RuntimeError, AssertionError) as error:  # JAX 0.6.0 raises a bare AssertionError here
+        asked = os.environ.get("JAX_PLATFORMS") or jax.config.jax_platforms or "its default platforms"
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "not in this JAX installation"
+        raise BackendUnavailable(
+            f"JAX cannot start the platform JAX_PLATFORMS asks for ({asked}: {reason}); unset JAX_PLATFORMS, "
+            "or install the lock for that platform (requirements/cuda12.txt for a GPU)"
+        ) from None
+
+
 def environment() -> dict[str, str]:
     """Python, packages, JAX backend and devices, and the JAX settings that change numbers."""
     import jax
 
     info = {"python": sys.version.split()[0], "platform": platform.platform()}
     info.update(package_versions())
-    info["backend"] = jax.default_backend()
-    info["devices"] = ", ".join(f"{d.platform}:{d.device_kind}" for d in jax.devices())
+    try:
+        info["backend"] = default_backend()
+        info["devices"] = ", ".join(f"{d.platform}:{d.device_kind}" for d in jax.devices())
+    except BackendUnavailable as error:
+        info["backend"] = f"unavailable: {error}"
+        info["devices"] = "none"
     info.update(gpu_stack())
     info["jax_enable_x64"] = str(jax.config.jax_enable_x64)
     info["default_matmul_precision"] = str(jax.config.jax_default_matmul_precision)

@@ -77,6 +77,22 @@ def test_64_bit_mode_is_refused_before_anything_is_written(command, tmp_path, ca
     assert not (tmp_path / "out").exists()
 
 
+def test_a_platform_jax_cannot_start_is_one_line_and_info_still_reports(tmp_path, monkeypatch, capsys):
+    """JAX_PLATFORMS=cuda with the CPU lock: JAX 0.6.0 raises a bare AssertionError from default_backend()."""
+
+    def cannot_start():
+        raise AssertionError
+
+    monkeypatch.setattr(jax, "default_backend", cannot_start)
+    for argv in (["reproduce", "--profile", "smoke", "--figures", "1"], ["reproduce", "--dry-run"]):
+        assert cli.main([*argv, "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "JAX cannot start the platform JAX_PLATFORMS asks for" in err, err
+    assert not (tmp_path / "out").exists()
+    assert cli.main(["info"]) == 0
+    assert "backend: unavailable: JAX cannot start" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("name", sorted(profiles.PROFILES))
 def test_dry_run_on_every_profile(name, tmp_path, capsys):
     assert (
