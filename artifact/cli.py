@@ -114,6 +114,7 @@ def _reproduce(args) -> int:
     provenance.source_state()  # the code this process imported, before any unit is written
 
     profile, overrides, figures, shard = _resolve(args)
+    _without_persistent_cache()
     _check_backend()
     out = Path(args.out) if args.out else Path("results") / profile.name
     record = _run_record(profile, overrides, figures)
@@ -147,6 +148,13 @@ def _reproduce(args) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _without_persistent_cache() -> None:
+    """Before this process compiles anything: no program read back from disk (`persistent_cache`)."""
+    notice = persistent_cache.switch_off()
+    if notice:
+        print(notice, file=sys.stderr)
 
 
 def _check_backend() -> None:
@@ -325,6 +333,7 @@ def _calibrate(args) -> int:
             "(the tree is dirty or not a git checkout)"
         )
     profile, overrides, figures, _ = _resolve(args)
+    _without_persistent_cache()
     _check_backend()
     _check_float32()
     base = Path(args.out) if args.out else Path("results") / f"calibrate-{profile.name}"
@@ -461,9 +470,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    notice = persistent_cache.switch_off()
-    if notice:
-        print(notice, file=sys.stderr)
     try:
         return args.run(args)
     except UsageError as error:

@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout,
 
 from artifact import persistent_cache, provenance  # noqa: E402
 
-# Every benchmark imports this module before it compiles: a cached executable can skip its loop
-# (artifact/persistent_cache.py), and a timing of that would be a timing of nothing.
+# The benchmarks that train import this module before they compile: a cached executable can skip
+# its loop (artifact/persistent_cache.py), and a timing of that would be a timing of nothing.
 _notice = persistent_cache.switch_off()
 if _notice:
     print(_notice, file=sys.stderr)

@@ -5,10 +5,16 @@ import time
 from pathlib import Path
 
 import h5py
+import jax
 import numpy as np
 import pytest
 
-from artifact import cli, data, rng
+from artifact import cli, data, persistent_cache, rng
+
+# This process compiles too (the tests of train, the in-process runs): never from a cache on disk,
+# whatever the developer's environment says, and without the CLI's note about it.
+persistent_cache.switch_off()
+jax.config.update("jax_compilation_cache_dir", None)
 
 # A tiny configuration of the smoke profile for end-to-end tests (~30 s for every figure). Fig. 7's two
 # seeds of (20, 8, 2) train their first stage in one program, as a GPU would (CPU default: one each).

@@ -15,13 +15,21 @@ def test_a_warm_persistent_cache_in_the_environment_changes_no_unit(reference, t
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(cache))
     monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # small programs are cached too
     monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
-    jax.config.update("jax_compilation_cache_dir", str(cache))
+    settings = {
+        "jax_compilation_cache_dir": str(cache),
+        "jax_persistent_cache_min_compile_time_secs": 0.0,
+        "jax_persistent_cache_min_entry_size_bytes": -1,
+    }
+    previous = {name: getattr(jax.config, name) for name in settings}
+    for name, value in settings.items():
+        jax.config.update(name, value)
     try:
         for run in ("cold", "warm"):
             run_tiny(tmp_path / run, "--figures", "2", *WORKERS)
             assert "persistent compilation cache" in capfd.readouterr().err
     finally:
-        jax.config.update("jax_compilation_cache_dir", None)
+        for name, value in previous.items():
+            jax.config.update(name, value)
     for run in ("cold", "warm"):
         units = sorted((tmp_path / run / "units").glob("*.h5"))
         assert units
