@@ -33,12 +33,14 @@ def default_backend() -> str:
 
     try:
         return jax.default_backend()
-    except (RuntimeError, AssertionError) as error:  # JAX 0.6.0 raises a bare AssertionError here
-        asked = os.environ.get("JAX_PLATFORMS") or jax.config.jax_platforms or "its default platforms"
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "not in this JAX installation"
+    except (RuntimeError, AssertionError) as error:  # JAX 0.6.0 raises a bare AssertionError for cuda without a GPU
+        asked = os.environ.get("JAX_PLATFORMS") or jax.config.jax_platforms
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        reason = reason or "no device for it is visible here, or its plugin is not installed"
+        what = f"the platform JAX_PLATFORMS asks for ({asked})" if asked else "a platform"
+        advice = "unset JAX_PLATFORMS to run on what this JAX has, or " if asked else ""
         raise BackendUnavailable(
-            f"JAX cannot start the platform JAX_PLATFORMS asks for ({asked}: {reason}); unset JAX_PLATFORMS, "
-            "or install the lock for that platform (requirements/cuda12.txt for a GPU)"
+            f"JAX cannot start {what}: {reason}; {advice}see docs/troubleshooting.md (GPUs, containers, clusters)"
         ) from None
 
 
