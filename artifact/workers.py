@@ -124,12 +124,15 @@ def _executor(workers: int) -> concurrent.futures.Executor:
 # XLA settings of a process that holds one core: matrix products on the calling thread, not handed
 # to Eigen's thread pool, which has no other thread to give them to. The same numbers; two pinned
 # N = 30 cohorts side by side took 5.55 and 5.53 ms per step with it, 6.42 and 6.24 without
-# (`python benchmarks/side_by_side.py`, recorded at 714a9b3); the whole cpu profile gained 2 %.
+# (`python benchmarks/side_by_side.py`, recorded at 714a9b3); the whole cpu profile gained 2 %,
+# within its run-to-run noise.
 ONE_CORE_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
 
 
 def one_core_xla_flags(flags: str) -> str:
-    """XLA_FLAGS `flags` with `ONE_CORE_XLA_FLAGS` added (the user's own flags kept)."""
+    """XLA_FLAGS `flags` with `ONE_CORE_XLA_FLAGS` added, unless the user set that flag themselves."""
+    if ONE_CORE_XLA_FLAGS.split("=")[0] in flags:
+        return flags
     return f"{flags} {ONE_CORE_XLA_FLAGS}".strip()
 
 
