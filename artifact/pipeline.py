@@ -76,7 +76,7 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
         if isinstance(job, Group):
             units = group_units(profile, job, units_dir)
             states = [("done" if is_done(u, units_dir) else "to do", u) for u in units]
-            if len(units) == 1 and states[0][0] == "to do":
+            if len(units) == 1 and states[0][0] == "to do" and assumed_stage2(profile, job).sizes:
                 states.append(("pending", None))
         else:
             states = [("done" if is_done(job, units_dir) else "to do", job)]
@@ -273,7 +273,7 @@ def _task(profile: Profile, job, units_dir: Path, force: bool) -> workers.Task:
         run_together,
         (firsts, units_dir, force, profile.layout),
         sum(
-            estimated_cpu_seconds(u, len(firsts)) + estimated_cpu_seconds(r)
+            estimated_cpu_seconds(u, len(firsts)) + (estimated_cpu_seconds(r) if r.sizes else 0.0)
             for u, r in zip(firsts, refinements, strict=True)
         ),
         second_stages,
