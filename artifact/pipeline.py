@@ -19,9 +19,10 @@ FIGURES = figures.paper_keys()  # the paper's figures, in order: --figures all
 # that dominate small problems: per step (noise, Adam), per model and chunk of points within a step,
 # and per unit (compilation, evaluation). A program that trains S data sets at once pays for its
 # step's fixed costs (1 + STACKED_STEP_SHARE (S - 1)) / S per data set. Fitted to the cpu profile's
-# unit times at 714a9b3 (`./repro reproduce --profile cpu`, one worker per core): first stages 214 s
-# for four N = 30 data sets together and 79 s for two N = 20, refinements 17-19 s (N = 20, three
-# models) and 45-69 s (N = 30, six or eight models), each within 15 % (the N = 20 refinements 25 %).
+# unit times at 714a9b3 (`./repro reproduce --profile cpu`, one worker per core); `python
+# tools/cost_model_check.py DIR` on that run: the N = 30 units and the N = 20 first stages within
+# 17 % (estimate / measured 0.96-1.17), the colored unit 0.90, the N = 20 refinements (three
+# models, 16-19 s) overestimated by 32-51 %.
 # The benchmark's larger problem runs at ~70 GFLOP/s (benchmarks/results.jsonl).
 CPU_FLOPS_PER_SECOND = 40e9  # evaluation; each family states its training rate
 CPU_SECONDS_PER_STEP = 1e-4

@@ -131,8 +131,9 @@ class ColoredMixtureFamily(AbstractDenoiserFamily):
     statistics: ClassVar[tuple[str, ...]] = ("learned_variance",)
     loss_points_per_chunk: ClassVar[int] = 5
     # The autodiff'd step's fixed cost per model and chunk is three times the isotropic path's; with
-    # 20 GFLOP/s for its arithmetic, fitted to the cpu profile's colored unit (150-166 s in a worker:
-    # 1.3 ms a step, most of it not arithmetic; benchmarks/train_step.py --family colored).
+    # 20 GFLOP/s for its arithmetic, fitted to the cpu profile's colored unit (in a worker: 151 s at
+    # bb41abc, 166 s at 714a9b3; 1.3 ms a step, most of it not arithmetic: benchmarks/train_step.py
+    # --family colored).
     cpu_flops_per_second: ClassVar[float] = 20e9
     cpu_chunk_factor: ClassVar[float] = 3.0
 
