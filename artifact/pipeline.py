@@ -76,13 +76,13 @@ def plan_lines(profile: Profile, chosen, out: Path, shard: tuple[int, int]) -> l
     for job in jobs:
         if isinstance(job, Group):
             units = group_units(profile, job, units_dir)
-            states = [("done" if is_done(u, units_dir) else "to do", u) for u in units]
-            if len(units) == 1 and states[0][0] == "to do" and assumed_stage2(profile, job).sizes:
-                states.append(("pending", None))
+            states = [("done" if is_done(u, units_dir) else "to do", u, u) for u in units]
+            assumed = assumed_stage2(profile, job) if len(units) == 1 and states[0][0] == "to do" else None
+            if assumed:
+                states.append(("pending", None, assumed))
         else:
-            states = [("done" if is_done(job, units_dir) else "to do", job)]
-        for state, unit in states:
-            estimated = unit or assumed_stage2(profile, job)
+            states = [("done" if is_done(job, units_dir) else "to do", job, job)]
+        for state, unit, estimated in states:
             share = sharing.get(estimated.filename, 1)
             seconds = (
                 estimated_cpu_seconds(estimated, share)
@@ -274,7 +274,7 @@ def _task(profile: Profile, job, units_dir: Path, force: bool) -> workers.Task:
         run_together,
         (firsts, units_dir, force, profile.layout),
         sum(
-            estimated_cpu_seconds(u, len(firsts)) + (estimated_cpu_seconds(r) if r.sizes else 0.0)
+            estimated_cpu_seconds(u, len(firsts)) + (estimated_cpu_seconds(r) if r else 0.0)
             for u, r in zip(firsts, refinements, strict=True)
         ),
         second_stages,

@@ -78,23 +78,23 @@ def stage2(profile: Profile, group: Group, units_dir: Path) -> TrainingUnit | No
     if not is_done(first, units_dir):
         return None
     tree = store.read_tree(path)
-    sizes = experiment.refinement_sizes(
-        tree["M"].tolist(), tree["memorization_ratio"].tolist(), profile.refinement_models
-    )
-    if not sizes:
-        return None
-    return dataclasses.replace(first, sizes=sizes)
+    return _refined(profile, first, tree["M"].tolist(), tree["memorization_ratio"].tolist())
 
 
-def assumed_stage2(profile: Profile, group: Group) -> TrainingUnit:
+def assumed_stage2(profile: Profile, group: Group) -> TrainingUnit | None:
     """A stand-in for the refinement unit before stage 1 has decided its sizes, for estimates only:
-    the sizes the refinement rule picks if the memorization ratio rises linearly from 0 at 0.7 N to
-    1 at 0.9 N (a transition at 0.8 N, as the paper finds; the cpu profile's N = 30 data sets refined
-    M = 19..26 or 19..29)."""
+    the unit the refinement rule makes if the memorization ratio rises linearly from 0 at 0.7 N to 1
+    at 0.9 N (a transition at 0.8 N, as the paper finds; the cpu profile's N = 30 data sets refined
+    M = 19..26 or 19..29). None, as for `stage2`, if the rule would pick no size."""
     first = stage1(profile, group)
     fraction = np.asarray(first.sizes) / group.tuple3[0]
-    ratios = np.clip((fraction - 0.7) / 0.2, 0.0, 1.0).tolist()
-    return dataclasses.replace(first, sizes=experiment.refinement_sizes(first.sizes, ratios, profile.refinement_models))
+    return _refined(profile, first, list(first.sizes), np.clip((fraction - 0.7) / 0.2, 0.0, 1.0).tolist())
+
+
+def _refined(profile: Profile, first: TrainingUnit, sizes: list[int], ratios: list[float]) -> TrainingUnit | None:
+    """Stage 2 of `first`, whose models of `sizes` reached `ratios`: the refinement rule's sizes, or None."""
+    refined = experiment.refinement_sizes(sizes, ratios, profile.refinement_models)
+    return dataclasses.replace(first, sizes=refined) if refined else None
 
 
 def group_units(profile: Profile, group: Group, units_dir: Path) -> list[TrainingUnit]:

@@ -119,8 +119,8 @@ def estimate_paper_profile(step_model, colored_step: float, eval_seconds_per_mod
         for position, group in enumerate(cohort.groups):
             n, d, _ = group.tuple3
             first = experiment.initial_sizes(n, profile.initial_models)
-            second = stages.assumed_stage2(profile, group).sizes
-            for stage, sizes in enumerate((first, second)):
+            refinement = stages.assumed_stage2(profile, group)  # None: nothing to refine, no second stage
+            for stage, sizes in enumerate([first] + ([refinement.sizes] if refinement else [])):
                 shared_t0 = t0 if stage == 1 or position == 0 else 0.0
                 flops = _step_flops(n, d, profile.train.noise_draws, sizes)
                 training += profile.train.num_steps * (shared_t0 + flops / rate)
