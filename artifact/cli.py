@@ -114,7 +114,7 @@ def _reproduce(args) -> int:
     provenance.source_state()  # the code this process imported, before any unit is written
 
     profile, overrides, figures, shard = _resolve(args)
-    _without_persistent_cache()
+    persistent_cache.switch_off_and_say()  # before this process compiles anything
     _check_backend()
     out = Path(args.out) if args.out else Path("results") / profile.name
     record = _run_record(profile, overrides, figures)
@@ -148,13 +148,6 @@ def _reproduce(args) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def _without_persistent_cache() -> None:
-    """Before this process compiles anything: no program read back from disk (`persistent_cache`)."""
-    notice = persistent_cache.switch_off()
-    if notice:
-        print(notice, file=sys.stderr)
 
 
 def _check_backend() -> None:
@@ -333,7 +326,7 @@ def _calibrate(args) -> int:
             "(the tree is dirty or not a git checkout)"
         )
     profile, overrides, figures, _ = _resolve(args)
-    _without_persistent_cache()
+    persistent_cache.switch_off_and_say()  # before this process compiles anything
     _check_backend()
     _check_float32()
     base = Path(args.out) if args.out else Path("results") / f"calibrate-{profile.name}"

@@ -13,6 +13,15 @@ runs the pipeline with a warm cache and compares every unit with a run without i
 from __future__ import annotations
 
 
+def switch_off_and_say() -> None:
+    """`switch_off`, with its notice on stderr (the log of a run, or of a benchmark)."""
+    import sys
+
+    notice = switch_off()
+    if notice:
+        print(notice, file=sys.stderr)
+
+
 def switch_off() -> str | None:
     """Switch the persistent compilation cache off in this process; it holds until the process ends.
 

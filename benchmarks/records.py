@@ -18,9 +18,7 @@ from artifact import persistent_cache, provenance  # noqa: E402
 
 # The benchmarks that train import this module before they compile: a cached executable can skip
 # its loop (artifact/persistent_cache.py), and a timing of that would be a timing of nothing.
-_notice = persistent_cache.switch_off()
-if _notice:
-    print(_notice, file=sys.stderr)
+persistent_cache.switch_off_and_say()
 
 
 def emit(benchmark: str, fields: dict, record_path: str | None) -> dict:
